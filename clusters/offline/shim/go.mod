@@ -1,0 +1,3 @@
+module kubelab.dev/runcshim
+
+go 1.26.0

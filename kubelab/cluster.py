@@ -1,0 +1,246 @@
+"""Kind clusters that kubelab creates, reuses and deletes: one small object, few verbs.
+
+kubelab owns a cluster when it created it: it keeps a record (config digest, node image,
+kubeconfig) under its state folder. It changes only clusters with such a record, writes each
+cluster's kubeconfig to its own file there, and never reads or writes ~/.kube/config.
+"""
+
+import hashlib
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .errors import KubelabError
+from .host import require_docker
+from .images import ImageChoice, choose, ensure_node_image, tool
+from .paths import CLUSTERS, state_dir
+
+NAME_PREFIX = "kubelab-"
+
+
+def config_path(config: str) -> Path:
+    path = Path(config)
+    if path.suffix not in (".yaml", ".yml"):
+        path = CLUSTERS / f"{config}.yaml"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in CLUSTERS.glob("*.yaml")))
+        raise KubelabError(f"no cluster config {config!r} ({path} does not exist)", f"use one of: {known}")
+    return path
+
+
+def load_config(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise KubelabError(f"{path} is not valid YAML: {e}", "fix the file; it is a kind Cluster config") from None
+    if not isinstance(data, dict) or data.get("kind") != "Cluster":
+        raise KubelabError(f"{path} is not a kind Cluster config (kind: Cluster missing)",
+                           "see https://kind.sigs.k8s.io/docs/user/configuration/")
+    return data
+
+
+@dataclass
+class Record:
+    name: str
+    config_digest: str
+    node_image: str | None
+    mode: str
+    created: float
+
+
+class KindCluster:
+    """A kind cluster made from a config in clusters/ (default: clusters/default.yaml)."""
+
+    def __init__(self, config: str = "default", name: str | None = None, images: str | None = None):
+        self.config_file = config_path(config)
+        self.config = load_config(self.config_file)
+        self.name = name or NAME_PREFIX + self.config_file.stem
+        self._images_mode = images
+        self._choice: ImageChoice | None = None
+        self.dir = state_dir() / "clusters" / self.name
+        self.kubeconfig = self.dir / "kubeconfig"
+
+    # -- facts -------------------------------------------------------------------------------
+
+    @property
+    def choice(self) -> ImageChoice:
+        if self._choice is None:
+            record = self.record()
+            if record and self._images_mode is None:
+                # An existing cluster keeps the images it was made with; no network probe needed.
+                self._choice = ImageChoice(record.mode, record.node_image, "the cluster was created with them")
+            else:
+                self._choice = choose(self._images_mode)
+        return self._choice
+
+    def config_digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.config, sort_keys=True).encode()).hexdigest()[:16]
+
+    def record(self) -> Record | None:
+        path = self.dir / "record.json"
+        if not path.exists():
+            return None
+        return Record(**json.loads(path.read_text()))
+
+    def exists(self) -> bool:
+        return self.name in kind_clusters(self.kind)
+
+    @property
+    def kind(self) -> Path:
+        return tool("kind", self.choice)
+
+    @property
+    def kubectl_binary(self) -> Path:
+        return tool("kubectl", self.choice)
+
+    def node_names(self) -> list[str]:
+        out = run([self.kind, "get", "nodes", "--name", self.name], "listing the cluster's nodes")
+        return sorted(out.split())
+
+    # -- verbs -------------------------------------------------------------------------------
+
+    def up(self, recreate: bool = False, wait: float = 300) -> "KindCluster":
+        """Ensure the cluster runs: reuse a healthy one of the same config, else (re)create it."""
+        require_docker()
+        say(self.choice.describe())
+        ensure_node_image(self.choice)
+        record = self.record()
+        if self.exists():
+            if record is None:
+                raise KubelabError(f"a kind cluster named {self.name!r} exists, but kubelab did not create it",
+                                   f"kubelab leaves it alone: delete it yourself (kind delete cluster --name {self.name}), or use --name")
+            stale = record.config_digest != self.config_digest() or record.node_image != self.choice.node_image
+            if not recreate and not stale and self.healthy():
+                say(f"reusing cluster {self.name} (healthy, same config)")
+                return self
+            say(f"recreating cluster {self.name} ({'asked to' if recreate else 'config or images changed' if stale else 'not healthy'})")
+            self.down()
+        self.create(wait)
+        return self
+
+    def create(self, wait: float) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        rendered = self.dir / "kind-config.yaml"
+        rendered.write_text(yaml.safe_dump(self.config, sort_keys=False))
+        args = [self.kind, "create", "cluster", "--name", self.name, "--config", rendered,
+                "--kubeconfig", self.kubeconfig, "--wait", "0s"]
+        if self.choice.node_image:
+            args += ["--image", self.choice.node_image]
+        # Written first: if creation is interrupted, `down` and `gc` know the half-made cluster is ours.
+        self._write_record()
+        say(f"creating cluster {self.name} from {self.config_file.relative_to(CLUSTERS.parent)} ...")
+        started = time.monotonic()
+        try:
+            result = subprocess.run([str(a) for a in args])
+            if result.returncode != 0:
+                raise KubelabError(f"kind could not create cluster {self.name} (exit {result.returncode}; its output is above)",
+                                   "run 'kubelab doctor'; if a node image is stale, 'kubelab images build --force-node'")
+            self.wait_ready(wait)
+        except BaseException:
+            say(f"cleaning up the half-made cluster {self.name}")
+            self.down(quiet=True)
+            raise
+        say(f"cluster {self.name} ready in {time.monotonic() - started:.0f} s; kubeconfig: {self.kubeconfig}")
+
+    def down(self, quiet: bool = False) -> None:
+        if self.record() is None:
+            if self.exists():
+                raise KubelabError(f"kubelab did not create cluster {self.name!r}; it leaves it alone")
+            if not quiet:
+                say(f"no cluster {self.name}")
+            return
+        subprocess.run([str(self.kind), "delete", "cluster", "--name", self.name, "--kubeconfig", str(self.kubeconfig)],
+                       stdout=subprocess.DEVNULL if quiet else None, stderr=subprocess.DEVNULL if quiet else None)
+        for f in ("record.json", "kubeconfig", "kind-config.yaml"):
+            (self.dir / f).unlink(missing_ok=True)
+        if not quiet:
+            say(f"deleted cluster {self.name}")
+
+    def _write_record(self) -> None:
+        record = Record(self.name, self.config_digest(), self.choice.node_image, self.choice.mode, time.time())
+        (self.dir / "record.json").write_text(json.dumps(record.__dict__, indent=1))
+
+    # -- health ------------------------------------------------------------------------------
+
+    def kubectl(self, *args: str, check: bool = True, timeout: float = 120) -> str:
+        """kubectl against this cluster's own kubeconfig; returns stdout."""
+        cmd = [str(self.kubectl_binary), "--kubeconfig", str(self.kubeconfig), *args]
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise KubelabError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
+        return result.stdout
+
+    def node_status(self) -> dict[str, bool]:
+        out = self.kubectl("get", "nodes", "-o", "json", timeout=20)
+        status = {}
+        for node in json.loads(out)["items"]:
+            ready = [c for c in node["status"].get("conditions", []) if c["type"] == "Ready"]
+            status[node["metadata"]["name"]] = bool(ready and ready[0]["status"] == "True")
+        return status
+
+    def system_pods_not_running(self) -> list[str]:
+        out = self.kubectl("get", "pods", "-n", "kube-system", "-o", "json", timeout=20)
+        return [f"{p['metadata']['name']} ({p['status'].get('phase')})" for p in json.loads(out)["items"]
+                if p["status"].get("phase") != "Running"]
+
+    def healthy(self) -> bool:
+        try:
+            status = self.node_status()
+            expected = len(self.config.get("nodes") or [{}])
+            return len(status) == expected and all(status.values()) and not self.system_pods_not_running()
+        except (KubelabError, subprocess.TimeoutExpired, ValueError, KeyError):
+            return False
+
+    def wait_ready(self, timeout: float) -> None:
+        """Wait for every node Ready and every kube-system pod Running, saying what is still missing."""
+        expected = len(self.config.get("nodes") or [{}])
+        deadline = time.monotonic() + timeout
+        last = ""
+        while True:
+            try:
+                status = self.node_status()
+                pending = [n for n, ok in status.items() if not ok]
+                if len(status) < expected:
+                    pending.append(f"{expected - len(status)} node(s) not registered")
+                pods = self.system_pods_not_running() if not pending else []
+                now = (f"waiting for nodes: {', '.join(pending)}" if pending
+                       else f"waiting for kube-system pods: {', '.join(pods)}" if pods else "")
+            except (KubelabError, subprocess.TimeoutExpired) as e:
+                now = f"waiting for the API server ({str(e).splitlines()[0][:100]})"
+            if not now:
+                return
+            if now != last:
+                say(now)
+                last = now
+            if time.monotonic() > deadline:
+                raise KubelabError(f"cluster {self.name} not ready after {timeout:.0f} s; last seen: {now}",
+                                   f"look at the nodes: docker exec {self.name}-control-plane journalctl -u kubelet")
+            time.sleep(2)
+
+    def node_exec(self, node: str, *args: str, check: bool = True) -> str:
+        """Run a command in a node's container (iptables, crictl, files under /etc/kubernetes)."""
+        result = subprocess.run(["docker", "exec", node, *args], capture_output=True, text=True)
+        if check and result.returncode != 0:
+            raise KubelabError(f"'{' '.join(args)}' on {node} failed: {result.stderr.strip()}")
+        return result.stdout
+
+
+def kind_clusters(kind: Path) -> list[str]:
+    out = run([kind, "get", "clusters"], "listing kind clusters")
+    return [line for line in out.split() if line and not line.startswith("No")]
+
+
+def run(args: list, doing: str) -> str:
+    result = subprocess.run([str(a) for a in args], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise KubelabError(f"{doing} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def say(message: str) -> None:
+    print(f"kubelab: {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,130 @@
+"""Cached build steps: each result lives in the cache under a key of everything it was made from.
+
+A step whose key is already built is skipped. A step builds into a temporary folder that is
+renamed into place only on success, so a failed or interrupted step leaves nothing that looks
+finished. A failure names the step, shows the end of its log and says where the full log is.
+"""
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from ..errors import KubelabError
+
+
+def digest_files(paths: Iterable[Path]) -> str:
+    """A hash of the files' names and contents (folders are walked), for cache keys."""
+    h = hashlib.sha256()
+    for root in sorted(Path(p) for p in paths):
+        files = sorted(f for f in root.rglob("*") if f.is_file()) if root.is_dir() else [root]
+        for f in files:
+            h.update(str(f.relative_to(root.parent)).encode())
+            h.update(b"\0")
+            h.update(f.read_bytes())
+            h.update(b"\0")
+    return h.hexdigest()
+
+
+def key_of(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class StepFailed(KubelabError):
+    pass
+
+
+class Step:
+    """One running step: its log, and commands whose output goes to that log."""
+
+    def __init__(self, name: str, workdir: Path, log_path: Path):
+        self.name = name
+        self.workdir = workdir
+        self.log_path = log_path
+        self._log = open(log_path, "a", buffering=1)
+
+    def log(self, message: str) -> None:
+        self._log.write(message + "\n")
+
+    def run(self, args: list, *, cwd: Path | None = None, env: dict | None = None, stdin=None, stdout=None) -> None:
+        self.log(f"$ {' '.join(map(str, args))}")
+        full_env = {**os.environ, **(env or {})}
+        result = subprocess.run(
+            [str(a) for a in args], cwd=cwd, env=full_env, stdin=stdin,
+            stdout=stdout if stdout is not None else self._log, stderr=self._log,
+        )
+        if result.returncode != 0:
+            raise subprocess.CalledProcessError(result.returncode, args)
+
+    def output(self, args: list, *, cwd: Path | None = None) -> str:
+        self.log(f"$ {' '.join(map(str, args))}")
+        result = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True)
+        self._log.write(result.stderr)
+        if result.returncode != 0:
+            raise subprocess.CalledProcessError(result.returncode, args, result.stdout, result.stderr)
+        return result.stdout
+
+    def close(self) -> None:
+        self._log.close()
+
+
+class StepRunner:
+    """Runs steps into `<cache>/offline/<name>-<key>/`, reusing any that are already there."""
+
+    def __init__(self, cache: Path, echo: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)):
+        self.root = cache / "offline"
+        self.logs = cache / "logs"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.echo = echo
+        self.timings: dict[str, float] = {}
+
+    def result_dir(self, name: str, key: str) -> Path:
+        return self.root / f"{name}-{key}"
+
+    def run(self, name: str, key: str, build: Callable[[Step], None]) -> Path:
+        """Build into `<cache>/offline/<name>-<key>/` unless it is there already."""
+        final = self.result_dir(name, key)
+        if final.is_dir():
+            self.echo(f"  {name}: cached")
+            self.timings[name] = 0.0
+            return final
+        work = final.with_name(final.name + ".partial")
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        self.attempt(name, key, work, build)
+        # Remove an older result of the same step: keep the cache from growing with every pin change.
+        for old in self.root.glob(f"{name}-*"):
+            if re.fullmatch(re.escape(name) + r"-[0-9a-f]{16}", old.name) and old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+        work.rename(final)
+        return final
+
+    def attempt(self, name: str, key: str, work: Path, build: Callable[[Step], None]) -> None:
+        """Run one step in `work` with its own log; on failure remove `work` and say what failed."""
+        log_path = self.logs / f"{name}.log"
+        log_path.write_text(f"# {name} (key {key}) started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        step = Step(name, work, log_path)
+        self.echo(f"  {name}: building (log: {log_path})")
+        started = time.monotonic()
+        try:
+            build(step)
+        except BaseException as e:
+            step.close()
+            shutil.rmtree(work, ignore_errors=True)
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-25:])
+            raise StepFailed(
+                f"build step '{name}' failed: {e}\n--- last lines of {log_path} ---\n{tail}\n--- end ---",
+                f"read the full log at {log_path}; fix the cause and run the build again (finished steps are kept)",
+            ) from e
+        step.close()
+        self.timings[name] = time.monotonic() - started
+        self.echo(f"  {name}: done in {self.timings[name]:.0f} s")

@@ -16,7 +16,8 @@ from .errors import KubelabError
 
 def cmd_up(args) -> int:
     from .cluster import KindCluster
-    KindCluster(args.config, name=args.name, images=args.images).up(recreate=args.recreate, wait=args.wait)
+    KindCluster(args.config, name=args.name, images=args.images).up(
+        recreate=args.recreate, wait=args.wait, keep_on_failure=args.keep_on_failure)
     return 0
 
 
@@ -55,6 +56,7 @@ def parser() -> argparse.ArgumentParser:
     cluster_args(up)
     up.add_argument("--recreate", action="store_true", help="delete and create it even if it is healthy")
     up.add_argument("--wait", type=float, default=300, help="seconds to wait for all nodes Ready (default 300)")
+    up.add_argument("--keep-on-failure", action="store_true", help="leave a cluster that failed to come up, to inspect it")
     up.set_defaults(func=cmd_up)
 
     down = sub.add_parser("down", help="delete a cluster kubelab created")

@@ -49,6 +49,7 @@ class Record:
     name: str
     config_digest: str
     node_image: str | None
+    node_image_id: str | None   # the local image's ID: a rebuilt image makes the cluster stale
     mode: str
     created: float
 
@@ -85,7 +86,9 @@ class KindCluster:
         path = self.dir / "record.json"
         if not path.exists():
             return None
-        return Record(**json.loads(path.read_text()))
+        fields = json.loads(path.read_text())
+        fields.setdefault("node_image_id", None)
+        return Record(**fields)
 
     def exists(self) -> bool:
         return self.name in kind_clusters(self.kind)
@@ -104,7 +107,7 @@ class KindCluster:
 
     # -- verbs -------------------------------------------------------------------------------
 
-    def up(self, recreate: bool = False, wait: float = 300) -> "KindCluster":
+    def up(self, recreate: bool = False, wait: float = 300, keep_on_failure: bool = False) -> "KindCluster":
         """Ensure the cluster runs: reuse a healthy one of the same config, else (re)create it."""
         require_docker()
         say(self.choice.describe())
@@ -114,21 +117,22 @@ class KindCluster:
             if record is None:
                 raise KubelabError(f"a kind cluster named {self.name!r} exists, but kubelab did not create it",
                                    f"kubelab leaves it alone: delete it yourself (kind delete cluster --name {self.name}), or use --name")
-            stale = record.config_digest != self.config_digest() or record.node_image != self.choice.node_image
+            stale = (record.config_digest != self.config_digest() or record.node_image != self.choice.node_image
+                     or record.node_image_id != self.node_image_id())
             if not recreate and not stale and self.healthy():
                 say(f"reusing cluster {self.name} (healthy, same config)")
                 return self
             say(f"recreating cluster {self.name} ({'asked to' if recreate else 'config or images changed' if stale else 'not healthy'})")
             self.down()
-        self.create(wait)
+        self.create(wait, keep_on_failure)
         return self
 
-    def create(self, wait: float) -> None:
+    def create(self, wait: float, keep_on_failure: bool = False) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         rendered = self.dir / "kind-config.yaml"
         rendered.write_text(yaml.safe_dump(self.config, sort_keys=False))
         args = [self.kind, "create", "cluster", "--name", self.name, "--config", rendered,
-                "--kubeconfig", self.kubeconfig, "--wait", "0s"]
+                "--kubeconfig", self.kubeconfig, "--wait", "0s"] + (["--retain"] if keep_on_failure else [])
         if self.choice.node_image:
             args += ["--image", self.choice.node_image]
         # Written first: if creation is interrupted, `down` and `gc` know the half-made cluster is ours.
@@ -142,8 +146,11 @@ class KindCluster:
                                    "run 'kubelab doctor'; if a node image is stale, 'kubelab images build --force-node'")
             self.wait_ready(wait)
         except BaseException:
-            say(f"cleaning up the half-made cluster {self.name}")
-            self.down(quiet=True)
+            if keep_on_failure:
+                say(f"keeping the failed cluster {self.name} for inspection; 'kubelab down' deletes it")
+            else:
+                say(f"cleaning up the half-made cluster {self.name}")
+                self.down(quiet=True)
             raise
         say(f"cluster {self.name} ready in {time.monotonic() - started:.0f} s; kubeconfig: {self.kubeconfig}")
 
@@ -161,8 +168,16 @@ class KindCluster:
         if not quiet:
             say(f"deleted cluster {self.name}")
 
+    def node_image_id(self) -> str | None:
+        if not self.choice.node_image:
+            return None
+        result = subprocess.run(["docker", "image", "inspect", "-f", "{{.Id}}", self.choice.node_image],
+                                capture_output=True, text=True)
+        return result.stdout.strip() or None
+
     def _write_record(self) -> None:
-        record = Record(self.name, self.config_digest(), self.choice.node_image, self.choice.mode, time.time())
+        record = Record(self.name, self.config_digest(), self.choice.node_image, self.node_image_id(),
+                        self.choice.mode, time.time())
         (self.dir / "record.json").write_text(json.dumps(record.__dict__, indent=1))
 
     # -- health ------------------------------------------------------------------------------

@@ -154,11 +154,12 @@ class Rootfs:
 
 def network_tools(fs: Rootfs) -> oci.Image:
     """iptables (nft backend, as the node uses), conntrack and ip, for kube-proxy and kindnetd."""
-    files, links = fs.collect(["/usr/sbin/xtables-nft-multi", "/usr/sbin/conntrack", "/sbin/ip"])
+    # The match and target extensions are loaded at run time, with libraries of their own (libm).
+    extensions = sorted(f"/{p.relative_to(fs.root)}" for p in (fs.root / "usr/lib/x86_64-linux-gnu/xtables").glob("*.so"))
+    files, links = fs.collect(["/usr/sbin/xtables-nft-multi", "/usr/sbin/conntrack", "/sbin/ip", *extensions])
     for tool in ("iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore"):
         links[f"usr/sbin/{tool}"] = "xtables-nft-multi"
-    xtables = "usr/lib/x86_64-linux-gnu/xtables"   # match extensions, loaded at run time
-    return oci.Image("", files=files, symlinks=links, trees={xtables: fs.root / xtables})
+    return oci.Image("", files=files, symlinks=links)
 
 
 def busybox(fs: Rootfs) -> oci.Image:
@@ -343,12 +344,12 @@ def build(force_node: bool = False, echo=None) -> str:
     lpp = pins["local_path_provisioner"]
     go_steps = [
         build_kubernetes(pins),
-        build_kubelab_commands(pins),
         build_etcd(pins),
         go_install("coredns", "github.com/coredns/coredns", pins["coredns"]["version"]),
         go_install("crictl", "sigs.k8s.io/cri-tools/cmd/crictl", pins["crictl"]["version"]),
         go_install("kind", "sigs.k8s.io/kind", pins["kind"]["version"]),
         go_install("local-path-provisioner", "github.com/rancher/local-path-provisioner", lpp["version"]),
+        build_kubelab_commands(pins),
     ]
     started = time.monotonic()
     # debootstrap waits on the network and dpkg while Go keeps both cores busy.

@@ -1,0 +1,22 @@
+import uuid
+
+import pytest
+
+from kubelab.cluster import KindCluster
+
+
+@pytest.fixture(scope="session")
+def cluster() -> KindCluster:
+    """The default cluster, created once (or reused) for the whole run."""
+    return KindCluster("default").up()
+
+
+@pytest.fixture
+def namespace(cluster):
+    """A fresh namespace for one test, deleted afterwards."""
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    cluster.kubectl("create", "namespace", name)
+    yield name
+    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+

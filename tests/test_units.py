@@ -1,0 +1,150 @@
+"""Tests of the parts that need no cluster: the image writer, the cached steps, choices, errors."""
+
+import hashlib
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from kubelab import cli
+from kubelab.cluster import config_path, load_config
+from kubelab.doctor import run_checks
+from kubelab.errors import KubelabError
+from kubelab.images import choose
+from kubelab.offline import oci
+from kubelab.offline.build import Rootfs
+from kubelab.offline.steps import StepRunner
+
+
+def test_oci_archive_names_the_image_for_containerd_and_docker(tmp_path):
+    binary = tmp_path / "hello"
+    binary.write_bytes(b"#!/bin/sh\necho hi\n")
+    binary.chmod(0o755)
+    out = tmp_path / "image.tar"
+    oci.write_archive(oci.Image("docker.io/library/busybox:1.35.0", files={"bin/hello": binary},
+                                symlinks={"usr/bin/hi": "/bin/hello"}, entrypoint=["/bin/hello"]), out)
+    with tarfile.open(out) as tar:
+        index = json.load(tar.extractfile("index.json"))
+        docker_manifest = json.load(tar.extractfile("manifest.json"))
+        (entry,) = index["manifests"]
+        assert entry["annotations"]["io.containerd.image.name"] == "docker.io/library/busybox:1.35.0"
+        assert docker_manifest[0]["RepoTags"] == ["busybox:1.35.0"]
+        manifest = json.load(tar.extractfile(f"blobs/sha256/{entry['digest'].split(':')[1]}"))
+        config = json.load(tar.extractfile(f"blobs/sha256/{manifest['config']['digest'].split(':')[1]}"))
+        assert config["config"]["Entrypoint"] == ["/bin/hello"]
+        layer_gz = tar.extractfile(f"blobs/sha256/{manifest['layers'][0]['digest'].split(':')[1]}").read()
+    import gzip
+    layer = gzip.decompress(layer_gz)
+    assert config["rootfs"]["diff_ids"] == ["sha256:" + hashlib.sha256(layer).hexdigest()]
+    with tarfile.open(fileobj=io.BytesIO(layer)) as files:
+        members = {m.name: m for m in files.getmembers()}
+    assert members["bin/hello"].mode & 0o111 and members["usr/bin/hi"].linkname == "/bin/hello"
+    assert members["tmp"].mode == 0o1777 and "etc/passwd" in members
+
+
+def test_oci_archive_is_reproducible(tmp_path):
+    f = tmp_path / "f"
+    f.write_text("x")
+    a, b = tmp_path / "a.tar", tmp_path / "b.tar"
+    for out in (a, b):
+        oci.write_archive(oci.Image("example.com/x:1", files={"f": f}), out)
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_steps_are_cached_by_key(tmp_path):
+    runner = StepRunner(tmp_path, echo=lambda s: None)
+    calls = []
+
+    def build(step):
+        calls.append(1)
+        (step.workdir / "out").write_text("done")
+
+    first = runner.run("thing", "0123456789abcdef", build)
+    second = runner.run("thing", "0123456789abcdef", build)
+    assert first == second and (first / "out").read_text() == "done" and len(calls) == 1
+    # A new key replaces the old result instead of piling up.
+    third = runner.run("thing", "fedcba9876543210", build)
+    assert third.exists() and not first.exists() and len(calls) == 2
+
+
+def test_failed_step_leaves_nothing_and_shows_its_log(tmp_path):
+    runner = StepRunner(tmp_path, echo=lambda s: None)
+
+    def build(step):
+        (step.workdir / "half").write_text("x")
+        step.run(["sh", "-c", "echo compiling; echo 'error: it broke' >&2; exit 3"])
+
+    with pytest.raises(KubelabError) as failure:
+        runner.run("broken", "0123456789abcdef", build)
+    message = str(failure.value)
+    assert "build step 'broken' failed" in message and "error: it broke" in message
+    assert str(tmp_path / "logs" / "broken.log") in message
+    assert not any(p.name.startswith("broken-") for p in (tmp_path / "offline").iterdir())
+
+
+def test_rootfs_follows_merged_usr_links(tmp_path):
+    root = tmp_path / "rootfs"
+    (root / "usr/lib/x86_64-linux-gnu").mkdir(parents=True)
+    (root / "usr/lib64").mkdir(parents=True)
+    (root / "lib").symlink_to("usr/lib")
+    (root / "lib64").symlink_to("usr/lib64")
+    (root / "usr/lib/x86_64-linux-gnu/ld-2.so").write_text("loader")
+    (root / "usr/lib64/ld-linux.so.2").symlink_to("../lib/x86_64-linux-gnu/ld-2.so")
+    files, links = {}, {}
+    Rootfs(None, root)._follow("/lib64/ld-linux.so.2", files, links)
+    assert links == {"lib64": "usr/lib64", "usr/lib64/ld-linux.so.2": "../lib/x86_64-linux-gnu/ld-2.so"}
+    assert files == {"usr/lib/x86_64-linux-gnu/ld-2.so": root / "usr/lib/x86_64-linux-gnu/ld-2.so"}
+
+
+def test_image_mode_is_validated_and_explicit_modes_need_no_probe(monkeypatch):
+    with pytest.raises(KubelabError, match="unknown image mode"):
+        choose("fast")
+    offline = choose("offline")
+    assert offline.mode == "offline" and offline.node_image.startswith("kindest/node:v1.")
+    assert choose("stock").node_image is None
+    monkeypatch.setenv("KUBELAB_IMAGES", "offline")
+    assert choose().mode == "offline"
+
+
+def test_cluster_configs_are_checked(tmp_path):
+    with pytest.raises(KubelabError, match="use one of: default"):
+        config_path("no-such-config")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: Cluster\nnodes: [\n")
+    with pytest.raises(KubelabError, match="not valid YAML"):
+        load_config(bad)
+    other = tmp_path / "other.yaml"
+    other.write_text("kind: Pod\n")
+    with pytest.raises(KubelabError, match="not a kind Cluster config"):
+        load_config(other)
+    default = load_config(config_path("default"))
+    zones = [n.get("labels", {}).get("topology.kubernetes.io/zone") for n in default["nodes"]]
+    assert zones == [None, "zone-a", "zone-b"]
+
+
+def test_cli_reports_bad_input_in_one_line_without_traceback(capsys):
+    assert cli.main(["up", "--config", "no-such-config"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("kubelab: error: no cluster config 'no-such-config'") and "Traceback" not in err
+    assert "fix: use one of: default" in err
+
+
+def test_doctor_prints_each_problem_with_its_fix(capsys):
+    def broken():
+        raise KubelabError("the thing is off", "turn it on")
+    assert run_checks([("fine", lambda: "all good"), ("thing", broken)]) is False
+    out = capsys.readouterr().out
+    assert "ok       fine: all good" in out and "PROBLEM  thing: the thing is off" in out and "fix: turn it on" in out
+
+
+def test_every_pin_used_by_the_build_is_in_pins_toml():
+    from kubelab.offline.pins import load
+    pins = load()
+    for section in ("kind", "kubernetes", "etcd", "coredns", "pause", "crictl", "agnhost",
+                    "local_path_provisioner", "kindnetd", "busybox", "debian"):
+        assert section in pins.raw, section
+    assert pins.staging_version == "v0." + pins.kubernetes.split(".", 1)[1]
+    go_mod = (Path(__file__).parent.parent / "clusters/offline/go/go.mod").read_text()
+    assert f"k8s.io/kubernetes {pins.kubernetes}" in go_mod and f"k8s.io/api => k8s.io/api {pins.staging_version}" in go_mod

@@ -7,6 +7,7 @@ cluster's kubeconfig to its own file there, and never reads or writes ~/.kube/co
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -165,6 +166,7 @@ class KindCluster:
                        stdout=subprocess.DEVNULL if quiet else None, stderr=subprocess.DEVNULL if quiet else None)
         for f in ("record.json", "kubeconfig", "kind-config.yaml"):
             (self.dir / f).unlink(missing_ok=True)
+        shutil.rmtree(self.dir / "kube-cache", ignore_errors=True)
         if not quiet:
             say(f"deleted cluster {self.name}")
 
@@ -182,10 +184,15 @@ class KindCluster:
 
     # -- health ------------------------------------------------------------------------------
 
+    def kubectl_command(self, *args: str) -> list[str]:
+        """The argv of kubectl against this cluster: its own kubeconfig, and a discovery cache
+        beside it rather than in ~/.kube."""
+        return [str(self.kubectl_binary), "--kubeconfig", str(self.kubeconfig),
+                "--cache-dir", str(self.dir / "kube-cache"), *args]
+
     def kubectl(self, *args: str, check: bool = True, timeout: float = 120) -> str:
-        """kubectl against this cluster's own kubeconfig; returns stdout."""
-        cmd = [str(self.kubectl_binary), "--kubeconfig", str(self.kubeconfig), *args]
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        """kubectl against this cluster; returns stdout."""
+        result = subprocess.run(self.kubectl_command(*args), capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
             raise KubelabError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
         return result.stdout

@@ -80,8 +80,8 @@ def ready_pods(cluster, ns, selector, count):
 
 
 def shell(cluster, ns, pod, command: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run([str(cluster.kubectl_binary), "--kubeconfig", str(cluster.kubeconfig), "exec", "-n", ns, pod,
-                             "--", "sh", "-c", command], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(cluster.kubectl_command("exec", "-n", ns, pod, "--", "sh", "-c", command),
+                            capture_output=True, text=True, timeout=60)
     if check and result.returncode != 0:
         pytest.fail(f"'{command}' in {ns}/{pod} failed ({result.returncode}): {result.stderr.strip()}")
     return result

@@ -94,8 +94,7 @@ def build_rootfs(pins: Pins):
     def build(step: Step) -> None:
         if os.geteuid() != 0:
             raise KubelabError("debootstrap needs root", "run the offline build as root (sudo make test)")
-        if not shutil.which("debootstrap"):
-            raise KubelabError("debootstrap is not installed", "apt-get install debootstrap")
+        install_debian_package(step, "debootstrap", "debootstrap")
         rootfs = step.workdir / "rootfs"
         step.run(["debootstrap", "--variant=minbase", "--include=" + ",".join(debian["packages"]),
                   debian["suite"], rootfs, DEBIAN_MIRROR])
@@ -104,6 +103,17 @@ def build_rootfs(pins: Pins):
                 if f.is_file():
                     f.unlink()
     return "rootfs", key_of(RECIPE, debian, DEBIAN_MIRROR), build
+
+
+def install_debian_package(step: Step, command: str, package: str) -> None:
+    """Install a build tool from Debian's packages when it is missing (the build runs as root)."""
+    if shutil.which(command):
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise KubelabError(f"'{command}' is not installed", f"apt-get install {package}")
+    step.log(f"installing {package}")
+    step.run(["apt-get", "update"])
+    step.run(["apt-get", "install", "-y", "--no-install-recommends", package], env={"DEBIAN_FRONTEND": "noninteractive"})
 
 
 class Rootfs:

@@ -46,8 +46,11 @@ spec:
 """
 
 
-def client(name: str, zone: str | None = None) -> str:
+def client(name: str, zone: str | None = None, command: str = "sleep 3600", volume: str | None = None) -> str:
+    """A busybox pod labelled role=client that runs `command`; `volume` mounts that claim at /data."""
     selector = f"\n  nodeSelector: {{topology.kubernetes.io/zone: {zone}}}" if zone else ""
+    mounts = f"\n    volumeMounts: [{{name: data, mountPath: /data}}]" if volume else ""
+    volumes = f"\n  volumes: [{{name: data, persistentVolumeClaim: {{claimName: {volume}}}}}]" if volume else ""
     return f"""
 apiVersion: v1
 kind: Pod
@@ -57,7 +60,7 @@ spec:{selector}
   containers:
   - name: shell
     image: {BUSYBOX}
-    command: [sleep, "3600"]
+    command: [sh, -c, "{command}"]{mounts}{volumes}
 """
 
 
@@ -111,9 +114,11 @@ def test_nodes_ready_in_two_zones_and_system_pods_running(cluster):
 def test_service_name_resolves_through_coredns(cluster, namespace):
     apply(cluster, namespace, server("web") + "---" + SERVICE + "---" + client("client"))
     ready_pods(cluster, namespace, "role=client", 1)
-    out = shell(cluster, namespace, "client", f"nslookup web.{namespace}.svc.cluster.local").stdout
     cluster_ip = cluster.kubectl("get", "service", "web", "-n", namespace, "-o", "jsonpath={.spec.clusterIP}")
-    assert cluster_ip in out, out
+    # CoreDNS learns of a new Service through a watch: allow it a moment.
+    wait_for(f"web.{namespace}.svc.cluster.local to resolve to {cluster_ip}",
+             lambda: cluster_ip in shell(cluster, namespace, "client", f"nslookup web.{namespace}.svc.cluster.local",
+                                         check=False).stdout, timeout=60, interval=2)
     # The pod's resolv.conf points at the cluster DNS Service, answered by CoreDNS.
     dns_ip = cluster.kubectl("get", "service", "kube-dns", "-n", "kube-system", "-o", "jsonpath={.spec.clusterIP}")
     assert f"nameserver {dns_ip}" in shell(cluster, namespace, "client", "cat /etc/resolv.conf").stdout
@@ -192,36 +197,14 @@ spec:
     time.sleep(3)
     phase = lambda: cluster.kubectl("get", "pvc", "data", "-n", namespace, "-o", "jsonpath={.status.phase}")  # noqa: E731
     assert phase() == "Pending", "WaitForFirstConsumer: the claim stays Pending until a pod uses it"
-    apply(cluster, namespace, f"""
-apiVersion: v1
-kind: Pod
-metadata: {{name: writer, labels: {{role: client}}}}
-spec:
-  terminationGracePeriodSeconds: 0
-  containers:
-  - name: shell
-    image: {BUSYBOX}
-    command: [sh, -c, "echo kept > /data/file && sleep 3600"]
-    volumeMounts: [{{name: data, mountPath: /data}}]
-  volumes: [{{name: data, persistentVolumeClaim: {{claimName: data}}}}]
-""")
+    apply(cluster, namespace, client("writer", command="echo kept > /data/file && sleep 3600", volume="data"))
     wait_for("the claim to be Bound", lambda: phase() == "Bound", timeout=120)
     ready_pods(cluster, namespace, "role=client", 1)
     assert shell(cluster, namespace, "writer", "cat /data/file").stdout.strip() == "kept"
 
 
 def test_kubectl_logs_and_exec(cluster, namespace):
-    apply(cluster, namespace, f"""
-apiVersion: v1
-kind: Pod
-metadata: {{name: talker, labels: {{role: client}}}}
-spec:
-  terminationGracePeriodSeconds: 0
-  containers:
-  - name: shell
-    image: {BUSYBOX}
-    command: [sh, -c, "echo hello from the pod; sleep 3600"]
-""")
+    apply(cluster, namespace, client("talker", command="echo hello from the pod; sleep 3600"))
     ready_pods(cluster, namespace, "role=client", 1)
     wait_for("the log line", lambda: "hello from the pod" in cluster.kubectl("logs", "-n", namespace, "talker"))
     assert shell(cluster, namespace, "talker", "echo $((6 * 7))").stdout.strip() == "42"

@@ -4,21 +4,26 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 KUBELAB := $(BIN)/kubelab
 
-.PHONY: demo test unit host venv up down doctor images bench clean
+.PHONY: demo test unit lab host venv up down doctor images bench gc clean
 
 ## demo: prepare the host, bring up the default cluster and show it
 demo: host venv up
 	$(BIN)/python -m kubelab.demo
 
-## test: prepare the host, bring up the default cluster, run every test
+## test: prepare the host, bring up the default cluster, run every test and every notebook
 test: host venv up
 	cd clusters/offline/shim && go test ./...
 	cd clusters/offline/go && go test ./cmd/...
-	$(BIN)/pytest
+	$(BIN)/pytest --nbval-lax tests notebooks
 
 ## unit: the tests that need no cluster
 unit: venv
 	$(BIN)/pytest -m "not cluster"
+
+## lab: JupyterLab on the notebooks, with the default cluster up
+lab: host venv up
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (kubelab)" >/dev/null
+	cd notebooks && ../$(BIN)/jupyter lab
 
 host:
 	scripts/prepare-host.sh
@@ -39,6 +44,9 @@ down: venv
 
 doctor: venv
 	$(KUBELAB) doctor
+
+gc: venv
+	$(KUBELAB) gc
 
 images: venv
 	$(KUBELAB) images build

@@ -53,6 +53,7 @@ class Record:
     node_image_id: str | None   # the local image's ID: a rebuilt image makes the cluster stale
     mode: str
     created: float
+    config: str = "default"     # the config's name in clusters/ (or its path)
 
 
 class KindCluster:
@@ -84,12 +85,7 @@ class KindCluster:
         return hashlib.sha256(json.dumps(self.config, sort_keys=True).encode()).hexdigest()[:16]
 
     def record(self) -> Record | None:
-        path = self.dir / "record.json"
-        if not path.exists():
-            return None
-        fields = json.loads(path.read_text())
-        fields.setdefault("node_image_id", None)
-        return Record(**fields)
+        return read_record(self.name)
 
     def exists(self) -> bool:
         return self.name in kind_clusters(self.kind)
@@ -178,8 +174,9 @@ class KindCluster:
         return result.stdout.strip() or None
 
     def _write_record(self) -> None:
+        config = self.config_file.stem if self.config_file.parent == CLUSTERS else str(self.config_file)
         record = Record(self.name, self.config_digest(), self.choice.node_image, self.node_image_id(),
-                        self.choice.mode, time.time())
+                        self.choice.mode, time.time(), config)
         (self.dir / "record.json").write_text(json.dumps(record.__dict__, indent=1))
 
     # -- health ------------------------------------------------------------------------------
@@ -250,6 +247,16 @@ class KindCluster:
         if check and result.returncode != 0:
             raise KubelabError(f"'{' '.join(args)}' on {node} failed: {result.stderr.strip()}")
         return result.stdout
+
+
+def read_record(name: str) -> Record | None:
+    """kubelab's record of a cluster it created, or None: the proof that kubelab owns it."""
+    path = state_dir() / "clusters" / name / "record.json"
+    if not path.exists():
+        return None
+    fields = json.loads(path.read_text())
+    fields.setdefault("node_image_id", None)
+    return Record(**fields)
 
 
 def kind_clusters(kind: Path) -> list[str]:

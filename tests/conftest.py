@@ -3,6 +3,7 @@ import uuid
 import pytest
 
 from kubelab.cluster import KindCluster
+from kubelab.lab import Lab
 
 
 @pytest.fixture(scope="session")
@@ -15,7 +16,7 @@ def cluster() -> KindCluster:
 def namespace(cluster):
     """A fresh namespace for one test, deleted afterwards."""
     name = f"t-{uuid.uuid4().hex[:8]}"
-    cluster.kubectl("create", "namespace", name)
+    Lab(cluster, name, notebook="pytest").create_namespace()   # labelled: `kubelab gc` finds leftovers
     yield name
     cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 

@@ -1,0 +1,101 @@
+"""Checks whose failure shows the expectation and the object it was about.
+
+    check(pod["status"]["phase"] == "Running", "the pod runs", pod)
+    expect(pod, "status.phase", "Running")            # a field, compared with ==
+    expect(pod, "spec.nodeName", lambda n: n != "")   # or with a predicate
+"""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import yaml
+
+MISSING = object()
+
+
+class ExpectationFailed(AssertionError):
+    pass
+
+
+def field(obj: Any, path: str, default: Any = MISSING) -> Any:
+    """obj["a"]["b"][0] for path "a.b.0"; a key may contain dots when written as [key.with.dots]."""
+    cur = obj
+    for part in _split(path):
+        try:
+            cur = cur[int(part)] if isinstance(cur, list) else cur[part]
+        except (KeyError, IndexError, TypeError, ValueError):
+            if default is not MISSING:
+                return default
+            raise ExpectationFailed(f"{path}: no such field (stopped at {part!r})\n{show(obj)}") from None
+    return cur
+
+
+def _split(path: str) -> list[str]:
+    parts, buf, bracket = [], "", False
+    for ch in path:
+        if ch == "[" and not buf:
+            bracket = True
+        elif ch == "]" and bracket:
+            bracket = False
+        elif ch == "." and not bracket:
+            parts.append(buf)
+            buf = ""
+        else:
+            buf += ch
+    parts.append(buf)
+    return [p for p in parts if p != ""]
+
+
+def show(obj: Any, limit: int = 60) -> str:
+    if obj is None:
+        return ""
+    if isinstance(obj, dict):
+        obj = {k: v for k, v in obj.items() if k != "metadata"} | (
+            {"metadata": {k: v for k, v in obj["metadata"].items() if k != "managedFields"}} if "metadata" in obj else {})
+    text = yaml.safe_dump(obj, sort_keys=False, default_flow_style=False) if not isinstance(obj, str) else obj
+    lines = text.splitlines()
+    if len(lines) > limit:
+        lines = lines[:limit] + [f"... ({len(lines) - limit} more lines)"]
+    return "  " + "\n  ".join(lines)
+
+
+def check(condition: Any, what: str, obj: Any = None) -> None:
+    """Assert `condition`; on failure say `what` was expected and show `obj`."""
+    if not condition:
+        raise ExpectationFailed(f"expected: {what}" + (f"\nobserved:\n{show(obj)}" if obj is not None else ""))
+    print(f"✓ {what}")
+
+
+def expect(obj: Any, path: str, wanted: Any | Callable[[Any], bool], what: str | None = None) -> Any:
+    """Check one field of an object against a value (==) or a predicate; return the field's value."""
+    value = field(obj, path)
+    ok = wanted(value) if callable(wanted) else value == wanted
+    description = what or (f"{path} == {wanted!r}" if not callable(wanted) else f"{path} satisfies the condition")
+    if not ok:
+        raise ExpectationFailed(f"expected: {description}\nobserved: {path} = {value!r}\n{show(obj)}")
+    print(f"✓ {description} ({path} = {value!r})" if what else f"✓ {description}")
+    return value
+
+
+@contextmanager
+def expect_error(*words: str, what: str | None = None) -> Iterator[dict]:
+    """The block must fail with an API error (or kubectl error) whose text contains every word.
+
+        with expect_error("AlreadyExists") as error:
+            lab.create(same_name_again)
+        error["message"]   # the API's own words
+    """
+    seen: dict = {}
+    description = what or f"an error mentioning {', '.join(words)}"
+    try:
+        yield seen
+    except Exception as e:  # noqa: BLE001 - any failure is inspected below
+        text = f"{type(e).__name__}: {getattr(e, 'body', '') or e}"
+        seen.update(type=type(e).__name__, status=getattr(e, "status", None), message=text)
+        missing = [w for w in words if w not in text]
+        if missing:
+            raise ExpectationFailed(f"expected: {description}\nobserved error (without {missing}): {text[:800]}") from None
+        print(f"✓ {description}: {text.splitlines()[0][:200]}")
+        return
+    raise ExpectationFailed(f"expected: {description}\nobserved: no error at all")

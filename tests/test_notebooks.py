@@ -1,0 +1,33 @@
+"""Every notebook in notebooks/ runs to the end on the real cluster (papermill, as `kubelab run`).
+
+nbval, run on notebooks/ by `make test`, also compares the outputs of cells marked stable
+(`# NBVAL_CHECK_OUTPUT`) with the ones committed.
+"""
+
+import json
+
+import pytest
+
+from kubelab import notebooks
+
+pytestmark = pytest.mark.cluster
+
+
+@pytest.mark.parametrize("notebook", notebooks.discover(), ids=lambda nb: nb.name)
+def test_notebook_runs_and_passes(notebook, cluster):
+    result = notebooks.run(notebook)
+    assert result.status == "passed", f"{notebook.name}: {result.status}: {result.message} (see {result.output})"
+    assert result.html and result.html.exists()
+
+
+@pytest.mark.parametrize("notebook", notebooks.discover(), ids=lambda nb: nb.name)
+def test_notebook_declares_what_it_answers_and_needs(notebook):
+    assert notebook.answers, "metadata.kubelab.answers lists the question IDs it answers"
+    assert "requires" in notebook.meta
+    cells = json.loads(notebook.path.read_text())["cells"]
+    assert cells[0]["cell_type"] == "markdown" and "Answers" in "".join(cells[0]["source"])
+    assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in cells), "a papermill parameters cell"
+    source = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    for qid in notebook.answers + notebook.meta.get("claims", []):
+        assert qid in "\n".join("".join(c["source"]) for c in cells), f"{qid} is named in the notebook"
+    assert "lab.close()" in source, "the notebook deletes its namespace at the end"

@@ -5,12 +5,14 @@ kubeconfig) under its state folder. It changes only clusters with such a record,
 cluster's kubeconfig to its own file there, and never reads or writes ~/.kube/config.
 """
 
+import fcntl
 import hashlib
 import json
 import shutil
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +69,8 @@ class KindCluster:
         self._choice: ImageChoice | None = None
         self.dir = state_dir() / "clusters" / self.name
         self.kubeconfig = self.dir / "kubeconfig"
+        self._lock_depth = 0
+        self._lock_file = None
 
     # -- facts -------------------------------------------------------------------------------
 
@@ -104,8 +108,37 @@ class KindCluster:
 
     # -- verbs -------------------------------------------------------------------------------
 
+    @contextmanager
+    def locked(self, wait: bool = True):
+        """One kubelab process at a time changes a cluster: a second one waits, and says so
+        (or, with wait=False, gets BlockingIOError)."""
+        if self._lock_depth == 0:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self._lock_file = open(self.dir / ".lock", "w")
+            try:
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not wait:
+                    self._lock_file.close()
+                    self._lock_file = None
+                    raise
+                say(f"waiting for another kubelab process to finish with cluster {self.name}")
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+        self._lock_depth += 1
+        try:
+            yield
+        finally:
+            self._lock_depth -= 1
+            if self._lock_depth == 0:
+                self._lock_file.close()   # releases the lock
+                self._lock_file = None
+
     def up(self, recreate: bool = False, wait: float = 300, keep_on_failure: bool = False) -> "KindCluster":
         """Ensure the cluster runs: reuse a healthy one of the same config, else (re)create it."""
+        with self.locked():
+            return self._up(recreate, wait, keep_on_failure)
+
+    def _up(self, recreate: bool, wait: float, keep_on_failure: bool) -> "KindCluster":
         require_docker()
         say(self.choice.describe())
         ensure_node_image(self.choice)
@@ -152,6 +185,10 @@ class KindCluster:
         say(f"cluster {self.name} ready in {time.monotonic() - started:.0f} s; kubeconfig: {self.kubeconfig}")
 
     def down(self, quiet: bool = False) -> None:
+        with self.locked():
+            self._down(quiet)
+
+    def _down(self, quiet: bool) -> None:
         if self.record() is None:
             if self.exists():
                 raise KubelabError(f"kubelab did not create cluster {self.name!r}; it leaves it alone")

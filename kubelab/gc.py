@@ -42,20 +42,28 @@ def leaked_namespaces(cluster: KindCluster) -> list[str]:
 
 
 def collect(everything: bool = False) -> dict:
-    from .lab import Lab, delete_namespace
     removed = {"clusters": [], "namespaces": []}
     for name in owned_clusters():
         cluster = KindCluster(read_record(name).config, name=name)
-        if everything or not cluster.exists() or not cluster.healthy():
-            say(f"deleting cluster {name}" + ("" if everything else " (not healthy: left by an interrupted run)"))
-            cluster.down(quiet=True)
-            removed["clusters"].append(name)
-            continue
-        lab = Lab(cluster, "default")
-        for ns in leaked_namespaces(cluster):
-            say(f"deleting namespace {ns} in {name} (its run has ended)")
-            delete_namespace(lab, ns)
-            removed["namespaces"].append(ns)
+        try:
+            with cluster.locked(wait=False):
+                collect_cluster(cluster, everything, removed)
+        except BlockingIOError:
+            say(f"cluster {name} is in use by another kubelab process: left alone")
     if not removed["clusters"] and not removed["namespaces"]:
         say("nothing to collect")
     return removed
+
+
+def collect_cluster(cluster: KindCluster, everything: bool, removed: dict) -> None:
+    from .lab import Lab, delete_namespace
+    if everything or not cluster.exists() or not cluster.healthy():
+        say(f"deleting cluster {cluster.name}" + ("" if everything else " (not healthy: left by an interrupted run)"))
+        cluster.down(quiet=True)
+        removed["clusters"].append(cluster.name)
+        return
+    lab = Lab(cluster, "default")
+    for ns in leaked_namespaces(cluster):
+        say(f"deleting namespace {ns} in {cluster.name} (its run has ended)")
+        delete_namespace(lab, ns)
+        removed["namespaces"].append(ns)

@@ -31,3 +31,27 @@ def test_notebook_declares_what_it_answers_and_needs(notebook):
     for qid in notebook.answers + notebook.meta.get("claims", []):
         assert qid in "\n".join("".join(c["source"]) for c in cells), f"{qid} is named in the notebook"
     assert "lab.close()" in source, "the notebook deletes its namespace at the end"
+
+
+def test_interrupted_run_leaves_nothing_for_gc(cluster):
+    """Ctrl-C in the middle of `kubelab run`: the run's namespace is deleted on the way out."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from kubelab.gc import leaked_namespaces
+
+    nb = notebooks.discover()[0]
+    run = subprocess.Popen([sys.executable, "-m", "kubelab", "run", nb.name], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not cluster.kubectl("get", "namespaces", "-l", "kubelab.dev/notebook", "-o", "name").strip():
+        time.sleep(0.5)
+    time.sleep(3)   # well inside the notebook
+    run.send_signal(signal.SIGINT)
+    output, _ = run.communicate(timeout=180)
+    assert run.returncode != 0 and "kubelab: interrupted" in output, output[-2000:]
+    assert leaked_namespaces(cluster) == []
+    left = cluster.kubectl("get", "namespaces", "-l", "kubelab.dev/run=true", "-o", "name").split()
+    assert not [ns for ns in left if nb.name[:20] in ns], left

@@ -148,3 +148,16 @@ def test_every_pin_used_by_the_build_is_in_pins_toml():
     assert pins.staging_version == "v0." + pins.kubernetes.split(".", 1)[1]
     go_mod = (Path(__file__).parent.parent / "clusters/offline/go/go.mod").read_text()
     assert f"k8s.io/kubernetes {pins.kubernetes}" in go_mod and f"k8s.io/api => k8s.io/api {pins.staging_version}" in go_mod
+
+
+def test_one_process_at_a_time_changes_a_cluster(tmp_path, monkeypatch):
+    from kubelab.cluster import KindCluster
+    monkeypatch.setenv("KUBELAB_STATE", str(tmp_path))
+    first, second = KindCluster("default", name="kubelab-locktest"), KindCluster("default", name="kubelab-locktest")
+    with first.locked():
+        with first.locked():          # re-entrant within one handle (up() calls down())
+            with pytest.raises(BlockingIOError):
+                with second.locked(wait=False):
+                    pass
+    with second.locked(wait=False):   # released: now free
+        pass

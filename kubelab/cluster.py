@@ -286,6 +286,39 @@ class KindCluster:
         return result.stdout
 
 
+class ExistingCluster:
+    """A cluster kubelab did not create, used only when asked explicitly (existing_cluster=True).
+
+    kubelab reads the given kubeconfig but never writes it; it never creates, recreates or deletes
+    this cluster, and it has no node shells on it.
+    """
+
+    def __init__(self, kubeconfig: str, context: str | None = None):
+        self.kubeconfig = Path(kubeconfig).expanduser()
+        if not self.kubeconfig.exists():
+            raise KubelabError(f"no kubeconfig at {self.kubeconfig}", "give the path of an existing kubeconfig file")
+        self.context = context
+        self.name = context or "existing"
+        self.dir = state_dir() / "existing" / self.name
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def kubectl_command(self, *args: str) -> list[str]:
+        kubectl = shutil.which("kubectl")
+        if not kubectl:
+            raise KubelabError("kubectl is not installed", "conda install -c conda-forge kubernetes-client")
+        context = ["--context", self.context] if self.context else []
+        return [kubectl, "--kubeconfig", str(self.kubeconfig), *context, "--cache-dir", str(self.dir / "kube-cache"), *args]
+
+    def healthy(self) -> bool:
+        return True
+
+    def record(self) -> None:
+        return None
+
+    def up(self, *args, **kwargs) -> "ExistingCluster":
+        return self
+
+
 def read_record(name: str) -> Record | None:
     """kubelab's record of a cluster it created, or None: the proof that kubelab owns it."""
     path = state_dir() / "clusters" / name / "record.json"

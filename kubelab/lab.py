@@ -23,6 +23,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import contextmanager
 from typing import Any
 
 import yaml
@@ -68,7 +69,8 @@ class Lab:
         self.cluster = cluster
         self.namespace = namespace
         self.notebook = notebook
-        self.api = kube_config.new_client_from_config(config_file=str(cluster.kubeconfig))
+        self.api = kube_config.new_client_from_config(config_file=str(cluster.kubeconfig),
+                                                      context=getattr(cluster, "context", None))
         self.dynamic = DynamicClient(self.api)
         self._resources: dict[str, Any] = {}
         self._applied: list[tuple[str, str | None, str]] = []
@@ -203,6 +205,12 @@ class Lab:
         if wait:
             self.wait_deleted(kind, name, namespace=namespace, timeout=timeout)
 
+    def replace(self, obj: dict) -> dict:
+        """PUT an object as it is: with its resourceVersion, a stale copy fails with 409 Conflict."""
+        resource = self.resource(f"{obj['apiVersion']}/{obj['kind']}")
+        ns = self._ns(resource, obj["metadata"].get("namespace"))
+        return self.dynamic.replace(resource, body=obj, name=obj["metadata"]["name"], namespace=ns).to_dict()
+
     def patch(self, kind: str, name: str, patch: dict | list, namespace: str | None = None, type: str = "merge") -> dict:
         content_type = {"merge": "application/merge-patch+json", "json": "application/json-patch+json",
                         "strategic": "application/strategic-merge-patch+json"}[type]
@@ -230,6 +238,20 @@ class Lab:
         if check and result.returncode != 0:
             raise KubelabError(f"kubectl {' '.join(args)} failed (exit {result.returncode}): {result.stderr.strip()}")
         return result.stdout
+
+    @contextmanager
+    def kubectl_background(self, command: str):
+        """A kubectl command left running while the block runs (e.g. `logs -f`), then stopped."""
+        args = shlex.split(command)
+        if not any(a in ("-n", "--namespace", "-A") for a in args):
+            args = ["-n", self.namespace, *args]
+        process = subprocess.Popen(self.cluster.kubectl_command(*args), stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)
+        try:
+            yield process
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
 
     def node(self, name: str) -> "Node":
         """A node's container: 'control-plane', 'worker', 'worker2' or the full node name."""
@@ -282,6 +304,21 @@ class Lab:
         return self.wait_for(description, lambda: self.get(kind, name, namespace),
                              lambda o: bool(o) and predicate(o), readiness, timeout=timeout)
 
+    def sample(self, description: str, observe: Callable[[], Any], until: Callable[[list], bool],
+               interval: float = 2.0, timeout: float = 600) -> list[tuple[float, Any]]:
+        """Observe every `interval` seconds until `until(samples)`; returns [(seconds, value), ...]."""
+        progress = Progress(description)
+        samples: list[tuple[float, Any]] = []
+        while True:
+            samples.append((round(progress.elapsed(), 1), observe()))
+            if until(samples):
+                progress.done(f"{len(samples)} samples")
+                return samples
+            progress.update(summarize(samples[-1][1]))
+            if progress.elapsed() > timeout:
+                raise WaitTimeout(f"timed out after {timeout:.0f} s sampling {description}; last: {samples[-1][1]}")
+            time.sleep(interval)
+
     def record(self, *kinds: str, selector: str | None = None, namespace: str | None = None):
         """Watch these kinds in the background and keep a timeline (see kubelab.recorder)."""
         from .recorder import Recorder
@@ -305,6 +342,19 @@ class Node:
         if not quiet:
             print(result.stdout.rstrip())
         return result.stdout
+
+    def container_cgroup(self, container_id: str, controller: str) -> str:
+        """The cgroup folder (as the node sees /sys/fs/cgroup) of a container's main process."""
+        import json
+        pid = json.loads(self.sh(f"crictl inspect {container_id}"))["info"]["pid"]
+        for line in self.sh(f"cat /proc/{pid}/cgroup").splitlines():
+            _, controllers, path = line.split(":", 2)
+            if controller in controllers.split(",") or (controller == "" and controllers == ""):
+                return f"/sys/fs/cgroup/{controllers or 'unified'}{path}" if controller else f"/sys/fs/cgroup{path}"
+        raise KubelabError(f"no {controller or 'cgroup v2'} cgroup for container {container_id} on {self.name}")
+
+    def cgroup_file(self, container_id: str, controller: str, name: str) -> str:
+        return self.sh(f"cat {self.container_cgroup(container_id, controller)}/{name}").strip()
 
     def docker(self, verb: str) -> None:
         """stop, start or restart the node's container (a node failure, for real)."""
@@ -406,16 +456,25 @@ def new_namespace_name(notebook: str | None) -> str:
     return f"{base}-{uuid.uuid4().hex[:6]}"
 
 
-def connect(notebook: str | None = None, config: str | None = None, namespace: str | None = None) -> Lab:
+def connect(notebook: str | None = None, config: str | None = None, namespace: str | None = None,
+            kubeconfig: str | None = None, context: str | None = None, existing_cluster: bool = False) -> Lab:
     """The default kubelab cluster (created or reused) and a fresh namespace for this run.
 
     `kubelab run` passes the cluster config and namespace through the environment
-    (KUBELAB_CONFIG, KUBELAB_NAMESPACE); otherwise a new namespace is made.
+    (KUBELAB_CONFIG, KUBELAB_NAMESPACE); otherwise a new namespace is made. Someone else's
+    cluster (a kubeconfig and context kubelab did not create) is used only with
+    existing_cluster=True: kubelab then creates and deletes its namespace there, nothing else.
     """
-    config = config or os.environ.get("KUBELAB_CONFIG") or "default"
-    cluster = KindCluster(config)
-    if not cluster.healthy():
-        cluster.up()
+    if kubeconfig or context:
+        if not existing_cluster:
+            raise KubelabError(f"kubelab only runs notebooks on clusters it created, not on {context or kubeconfig}",
+                               "pass existing_cluster=True to use that cluster anyway (only a namespace is created there)")
+        from .cluster import ExistingCluster
+        cluster = ExistingCluster(kubeconfig or "~/.kube/config", context)
+    else:
+        cluster = KindCluster(config or os.environ.get("KUBELAB_CONFIG") or "default")
+        if not cluster.healthy():
+            cluster.up()
     namespace = namespace or os.environ.get("KUBELAB_NAMESPACE") or new_namespace_name(notebook)
     lab = Lab(cluster, namespace, notebook)
     lab.create_namespace()

@@ -13,6 +13,7 @@ notebook last passed.
 import ast
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,6 +119,7 @@ def run(nb: Notebook, parameters: dict | None = None, config: str = "default") -
     started = time.monotonic()
     status, message = "passed", ""
     print(f"kubelab: running {nb.name} in namespace {namespace} (output: {output})", flush=True)
+    show_cell_output_live()
     try:
         papermill.execute_notebook(str(nb.path), str(output), parameters=parameters or {}, kernel_name="python3",
                                    progress_bar=False, log_output=True, cwd=str(NOTEBOOKS))
@@ -140,6 +142,19 @@ def run(nb: Notebook, parameters: dict | None = None, config: str = "default") -
     result = RunResult(nb.name, status, seconds, output, html, message, version)
     remember(result)
     return result
+
+
+def show_cell_output_live() -> None:
+    """papermill logs each cell's output as it comes (log_output=True): print it, plainly."""
+    import logging
+    logger = logging.getLogger("papermill")
+    if not any(getattr(h, "kubelab", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.kubelab = True
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def write_html(notebook_path: Path) -> Path | None:

@@ -87,3 +87,12 @@ def test_unknown_notebook_and_parameter_give_a_fix():
     with pytest.raises(KubelabError, match="must be a number"):
         notebooks.parse_parameters(nb, [("replicas", "many")])
     assert notebooks.parse_parameters(nb, [("replicas", "4")]) == {"replicas": 4}
+
+
+def test_someone_elses_cluster_needs_an_explicit_yes(tmp_path):
+    import kubelab
+    config = tmp_path / "config"
+    config.write_text("apiVersion: v1\nkind: Config\n")
+    with pytest.raises(KubelabError, match="only runs notebooks on clusters it created") as failure:
+        kubelab.connect(kubeconfig=str(config), context="production")
+    assert "existing_cluster=True" in failure.value.fix

@@ -77,23 +77,21 @@ class Lab:
 
     # -- the namespace -----------------------------------------------------------------------
 
-    def create_namespace(self) -> None:
-        labels = {**MANAGED_BY, "kubelab.dev/run": "true"}
-        if self.notebook:
-            labels["kubelab.dev/notebook"] = self.notebook[:63]
+    def _run_namespace(self, name: str, labels: dict, quiet: bool) -> None:
+        """A namespace that `kubelab gc` recognises as a run's, and as ended once this process is gone."""
         self.apply({"apiVersion": "v1", "kind": "Namespace",
-                    "metadata": {"name": self.namespace, "labels": labels,
+                    "metadata": {"name": name, "labels": {**MANAGED_BY, "kubelab.dev/run": "true", **labels},
                                  "annotations": {"kubelab.dev/pid": f"{os.uname().nodename}:{os.getpid()}"}}},
-                   quiet=True)
+                   quiet=quiet)
+
+    def create_namespace(self) -> None:
+        self._run_namespace(self.namespace, {"kubelab.dev/notebook": self.notebook[:63]} if self.notebook else {}, quiet=True)
         print(f"namespace {self.namespace} on cluster {self.cluster.name} (Kubernetes {self.server_version()})")
 
     def extra_namespace(self, suffix: str) -> str:
         """Another namespace for this run (e.g. to show names in two namespaces); closed with it."""
         name = f"{self.namespace}-{suffix}"
-        self.apply({"apiVersion": "v1", "kind": "Namespace",
-                    "metadata": {"name": name, "labels": {**MANAGED_BY, "kubelab.dev/run": "true",
-                                                          "kubelab.dev/parent": self.namespace},
-                                 "annotations": {"kubelab.dev/pid": f"{os.uname().nodename}:{os.getpid()}"}}})
+        self._run_namespace(name, {"kubelab.dev/parent": self.namespace}, quiet=False)
         return name
 
     def close(self, timeout: float = 120) -> None:

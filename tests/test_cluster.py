@@ -82,9 +82,17 @@ def ready_pods(cluster, ns, selector, count):
     return wait_for(f"{count} ready pod(s) {selector} in {ns}", check, timeout=180)
 
 
+# kubectl exec itself failing (not the command): the API server could not reach the kubelet.
+EXEC_TRANSPORT_ERRORS = ("unable to upgrade connection", "error dialing backend")
+
+
 def shell(cluster, ns, pod, command: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(cluster.kubectl_command("exec", "-n", ns, pod, "--", "sh", "-c", command),
-                            capture_output=True, text=True, timeout=60)
+    for attempt in range(3):
+        result = subprocess.run(cluster.kubectl_command("exec", "-n", ns, pod, "--", "sh", "-c", command),
+                                capture_output=True, text=True, timeout=60)
+        if not any(e in result.stderr for e in EXEC_TRANSPORT_ERRORS):
+            break
+        time.sleep(2)   # a transport hiccup, seen once on a cluster seconds old: try again
     if check and result.returncode != 0:
         pytest.fail(f"'{command}' in {ns}/{pod} failed ({result.returncode}): {result.stderr.strip()}")
     return result

@@ -6,9 +6,10 @@ KUBELAB := $(BIN)/kubelab
 
 .PHONY: demo test unit lab host venv up down doctor images bench gc clean
 
-## demo: prepare the host, bring up the default cluster and show it
+## demo: prepare the host, bring up the default cluster, show it and run the tour notebook on it
 demo: host venv up
 	$(BIN)/python -m kubelab.demo
+	$(KUBELAB) run 00
 
 ## test: prepare the host, bring up the default cluster, run every test and every notebook
 test: host venv up

@@ -1,4 +1,4 @@
-"""`make demo`: the default cluster, shown. (The tour notebook takes over once it exists.)"""
+"""`make demo`, first half: the default cluster, shown (the Makefile then runs the tour notebook)."""
 
 import json
 
@@ -16,7 +16,7 @@ def main() -> None:
         print(f"{n['metadata']['name']:32} {ready:6} {labels.get('topology.kubernetes.io/zone', '-'):8} "
               f"{info['kubeletVersion']:10} {info['containerRuntimeVersion']}")
     print(f"\nUse it:  kubectl --kubeconfig {cluster.kubeconfig} get pods -A")
-    say("demo done")
+    say("next: the tour notebook (kubelab run 00)")
 
 
 if __name__ == "__main__":

@@ -278,12 +278,6 @@ class KindCluster:
                                    f"look at the nodes: docker exec {self.name}-control-plane journalctl -u kubelet")
             time.sleep(2)
 
-    def node_exec(self, node: str, *args: str, check: bool = True) -> str:
-        """Run a command in a node's container (iptables, crictl, files under /etc/kubernetes)."""
-        result = subprocess.run(["docker", "exec", node, *args], capture_output=True, text=True)
-        if check and result.returncode != 0:
-            raise KubelabError(f"'{' '.join(args)}' on {node} failed: {result.stderr.strip()}")
-        return result.stdout
 
 
 class ExistingCluster:

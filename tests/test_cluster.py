@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from kubelab.lab import Node, is_ready
 from kubelab.offline.pins import load as load_pins
 
 from kube_helpers import apply, pods, wait_for
@@ -77,7 +78,7 @@ spec:
 def ready_pods(cluster, ns, selector, count):
     def check():
         items = pods(cluster, ns, selector)
-        ready = [p for p in items if any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))]
+        ready = [p for p in items if is_ready(p)]
         return ready if len(ready) >= count else None
     return wait_for(f"{count} ready pod(s) {selector} in {ns}", check, timeout=180)
 
@@ -142,7 +143,7 @@ def test_cluster_ip_reaches_every_pod_through_kube_proxy(cluster, namespace):
         seen.add(fetch(cluster, namespace, "client", "http://web/hostname").stdout.strip())
     assert seen == backends, f"answers came from {seen}, expected {backends}"
     cluster_ip = cluster.kubectl("get", "service", "web", "-n", namespace, "-o", "jsonpath={.spec.clusterIP}")
-    rules = cluster.node_exec(f"{cluster.name}-worker", "iptables-save", "-t", "nat")
+    rules = Node(cluster, f"{cluster.name}-worker").sh("iptables-save -t nat")
     assert f"-d {cluster_ip}/32" in rules and "KUBE-SVC-" in rules, "kube-proxy's rule for the Service is not in the node's nat table"
 
 
@@ -254,8 +255,7 @@ def test_worker_pods_run_again_after_docker_restart(cluster, namespace):
     def restarted_and_ready():
         (pod,) = pods(cluster, namespace, "server=web")
         restarts = pod["status"].get("containerStatuses", [{}])[0].get("restartCount", 0)
-        ready = any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
-        return pod if ready and restarts >= 1 else None
+        return pod if is_ready(pod) and restarts >= 1 else None
 
     pod = wait_for("the pod on the restarted worker to run again", restarted_and_ready, timeout=180, interval=2)
     assert pod["spec"]["nodeName"] == worker

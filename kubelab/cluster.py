@@ -279,7 +279,6 @@ class KindCluster:
             time.sleep(2)
 
 
-
 class ExistingCluster:
     """A cluster kubelab did not create, used only when asked explicitly (existing_cluster=True).
 

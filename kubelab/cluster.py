@@ -149,10 +149,11 @@ class KindCluster:
                                    f"kubelab leaves it alone: delete it yourself (kind delete cluster --name {self.name}), or use --name")
             stale = (record.config_digest != self.config_digest() or record.node_image != self.choice.node_image
                      or record.node_image_id != self.node_image_id())
-            if not recreate and not stale and self.healthy():
+            problem = "" if recreate or stale else self.problem()
+            if not recreate and not stale and not problem:
                 say(f"reusing cluster {self.name} (healthy, same config)")
                 return self
-            say(f"recreating cluster {self.name} ({'asked to' if recreate else 'config or images changed' if stale else 'not healthy'})")
+            say(f"recreating cluster {self.name} ({'asked to' if recreate else 'config or images changed' if stale else problem})")
             self.down()
         self.create(wait, keep_on_failure)
         return self
@@ -245,12 +246,35 @@ class KindCluster:
                 if p["status"].get("phase") != "Running"]
 
     def healthy(self) -> bool:
+        return not self.problem()
+
+    def problem(self) -> str:
+        """Why the cluster cannot be used as it is, or "" when it can."""
         try:
             status = self.node_status()
             expected = len(self.config.get("nodes") or [{}])
-            return len(status) == expected and all(status.values()) and not self.system_pods_not_running()
-        except (KubelabError, subprocess.TimeoutExpired, ValueError, KeyError):
-            return False
+            if len(status) != expected or not all(status.values()):
+                return "not every node is Ready"
+            if self.system_pods_not_running():
+                return "kube-system pods are not all Running"
+            moved = self.moved_nodes()
+            if moved:
+                # Docker hands out addresses again when it restarts the node containers; the API
+                # server would then reach one node's kubelet when asking for another's.
+                return f"node addresses changed since the cluster was made ({', '.join(moved)}), as after a Docker restart"
+            return ""
+        except (KubelabError, subprocess.TimeoutExpired, ValueError, KeyError) as e:
+            return f"not reachable ({str(e).splitlines()[0][:100] if str(e) else type(e).__name__})"
+
+    def moved_nodes(self) -> list[str]:
+        """Nodes whose registered InternalIP is no longer their container's address."""
+        nodes = json.loads(self.kubectl("get", "nodes", "-o", "json", timeout=20))["items"]
+        registered = {n["metadata"]["name"]: {a["address"] for a in n["status"].get("addresses", []) if a["type"] == "InternalIP"}
+                      for n in nodes}
+        out = run(["docker", "inspect", "-f", "{{.Name}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", *registered],
+                  "reading the node containers' addresses")
+        actual = {name.lstrip("/"): set(addresses) for name, *addresses in (line.split() for line in out.splitlines())}
+        return [name for name, addresses in registered.items() if not addresses <= actual.get(name, set())]
 
     def wait_ready(self, timeout: float) -> None:
         """Wait for every node Ready and every kube-system pod Running, saying what is still missing."""

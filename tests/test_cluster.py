@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from kubelab.lab import Node, is_ready
+from kubelab.lab import is_ready
+from kubelab.node import Node
 from kubelab.offline.pins import load as load_pins
 
 from kube_helpers import apply, pods, wait_for
@@ -114,6 +115,7 @@ def test_nodes_ready_in_two_zones_and_system_pods_running(cluster):
     if cluster.choice.mode == "offline":
         assert versions == {PINS.kubernetes}, versions
     assert cluster.system_pods_not_running() == []
+    assert cluster.moved_nodes() == [], "every node's InternalIP is its container's address (the API server reaches the right kubelet)"
     system = pods(cluster, "kube-system")
     names = " ".join(p["metadata"]["name"] for p in system)
     for component in ("etcd-", "kube-apiserver-", "kube-controller-manager-", "kube-scheduler-", "coredns-", "kube-proxy-", "kindnet-"):

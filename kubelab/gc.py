@@ -1,6 +1,7 @@
 """`kubelab gc`: remove what interrupted runs leave behind, in clusters kubelab created only.
 
 - namespaces of runs (label kubelab.dev/run=true) whose process is gone;
+- changes such runs made to nodes (a kubelet configuration, deleted images), once no run is alive;
 - clusters with a kubelab record that are not healthy (half-made by an interrupted `up`);
 - with --all, every cluster kubelab created.
 """
@@ -30,19 +31,30 @@ def process_alive(owner: str) -> bool:
     return True
 
 
-def leaked_namespaces(cluster: KindCluster) -> list[str]:
+def run_namespaces(cluster: KindCluster) -> dict[str, bool]:
+    """Every run's namespace, and whether the process that made it is still alive."""
     import json
     out = cluster.kubectl("get", "namespaces", "-l", "kubelab.dev/run=true", "-o", "json")
-    leaked = []
+    runs = {}
     for ns in json.loads(out)["items"]:
         owner = ns["metadata"].get("annotations", {}).get("kubelab.dev/pid", "")
-        if not owner or not process_alive(owner):
-            leaked.append(ns["metadata"]["name"])
-    return leaked
+        runs[ns["metadata"]["name"]] = bool(owner) and process_alive(owner)
+    return runs
+
+
+def leaked_namespaces(cluster: KindCluster) -> list[str]:
+    return [name for name, alive in run_namespaces(cluster).items() if not alive]
+
+
+def changed_nodes(cluster: KindCluster) -> dict[str, list[str]]:
+    """Nodes with changes a run has not undone yet, and what they are."""
+    from .node import Node
+    changes = {name: Node(cluster, name).changed() for name in cluster.node_names()}
+    return {name: changed for name, changed in changes.items() if changed}
 
 
 def collect(everything: bool = False) -> dict:
-    removed = {"clusters": [], "namespaces": []}
+    removed = {"clusters": [], "namespaces": [], "nodes": []}
     for name in owned_clusters():
         cluster = KindCluster(read_record(name).config, name=name)
         try:
@@ -50,7 +62,7 @@ def collect(everything: bool = False) -> dict:
                 collect_cluster(cluster, everything, removed)
         except BlockingIOError:
             say(f"cluster {name} is in use by another kubelab process: left alone")
-    if not removed["clusters"] and not removed["namespaces"]:
+    if not any(removed.values()):
         say("nothing to collect")
     return removed
 
@@ -67,3 +79,9 @@ def collect_cluster(cluster: KindCluster, everything: bool, removed: dict) -> No
         say(f"deleting namespace {ns} in {cluster.name} (its run has ended)")
         delete_namespace(lab, ns)
         removed["namespaces"].append(ns)
+    if any(run_namespaces(cluster).values()):
+        return   # a live run may be in the middle of an experiment on a node
+    from .lab import restore_nodes
+    for node, changed in changed_nodes(cluster).items():
+        say(f"restoring {', '.join(changed)} on {node} (changed by a run that has ended)")
+    removed["nodes"] += list(restore_nodes(cluster))

@@ -31,6 +31,7 @@ import yaml
 from .checks import show
 from .cluster import KindCluster
 from .errors import KubelabError
+from .node import Node
 from .progress import Progress
 
 FIELD_MANAGER = "kubelab"
@@ -73,7 +74,6 @@ class Lab:
                                                       context=getattr(cluster, "context", None))
         self.dynamic = DynamicClient(self.api)
         self._resources: dict[str, Any] = {}
-        self._applied: list[tuple[str, str | None, str]] = []
 
     # -- the namespace -----------------------------------------------------------------------
 
@@ -142,7 +142,6 @@ class Lab:
             ns = self._ns(resource, namespace or obj.get("metadata", {}).get("namespace"))
             result = self.dynamic.server_side_apply(resource, body=obj, name=name, namespace=ns,
                                                     field_manager=FIELD_MANAGER, force_conflicts=True)
-            self._applied.append((f"{obj['apiVersion']}/{obj['kind']}", ns, name))
             applied.append(result.to_dict())
             if not quiet:
                 print(f"applied {obj['kind'].lower()}/{name}" + (f" in {ns}" if ns and ns != self.namespace else ""))
@@ -154,7 +153,6 @@ class Lab:
         resource = self.resource(f"{obj['apiVersion']}/{obj['kind']}")
         ns = self._ns(resource, namespace or obj.get("metadata", {}).get("namespace"))
         result = self.dynamic.create(resource, body=obj, namespace=ns).to_dict()
-        self._applied.append((f"{obj['apiVersion']}/{obj['kind']}", ns, obj["metadata"]["name"]))
         print(f"created {obj['kind'].lower()}/{obj['metadata']['name']}" + (f" in {ns}" if ns else ""))
         return result
 
@@ -327,41 +325,6 @@ def resource_get(lab: Lab, resource, name: str, namespace: str | None) -> dict:
     return lab.dynamic.get(resource, name=name, namespace=namespace).to_dict()
 
 
-class Node:
-    """A kind node's container, for what only the node shows: iptables, crictl, files, processes."""
-
-    def __init__(self, cluster: KindCluster, name: str):
-        self.cluster, self.name = cluster, name
-
-    def sh(self, command: str, check: bool = True, quiet: bool = True) -> str:
-        result = subprocess.run(["docker", "exec", self.name, "sh", "-c", command], capture_output=True, text=True, timeout=300)
-        if check and result.returncode != 0:
-            raise KubelabError(f"on {self.name}: `{command}` failed (exit {result.returncode}): {result.stderr.strip()[:500]}")
-        if not quiet:
-            print(result.stdout.rstrip())
-        return result.stdout
-
-    def container_cgroup(self, container_id: str, controller: str) -> str:
-        """The cgroup folder (as the node sees /sys/fs/cgroup) of a container's main process."""
-        import json
-        pid = json.loads(self.sh(f"crictl inspect {container_id}"))["info"]["pid"]
-        for line in self.sh(f"cat /proc/{pid}/cgroup").splitlines():
-            _, controllers, path = line.split(":", 2)
-            if controller in controllers.split(",") or (controller == "" and controllers == ""):
-                return f"/sys/fs/cgroup/{controllers or 'unified'}{path}" if controller else f"/sys/fs/cgroup{path}"
-        raise KubelabError(f"no {controller or 'cgroup v2'} cgroup for container {container_id} on {self.name}")
-
-    def cgroup_file(self, container_id: str, controller: str, name: str) -> str:
-        return self.sh(f"cat {self.container_cgroup(container_id, controller)}/{name}").strip()
-
-    def docker(self, verb: str) -> None:
-        """stop, start or restart the node's container (a node failure, for real)."""
-        if verb not in ("stop", "start", "restart"):
-            raise KubelabError(f"unknown node action {verb!r}", "use stop, start or restart")
-        subprocess.run(["docker", verb, self.name], check=True, capture_output=True, timeout=180)
-        print(f"docker {verb} {self.name}")
-
-
 def is_ready(obj: dict | None) -> bool:
     if not obj:
         return False
@@ -413,39 +376,86 @@ def summarize(value: Any) -> str:
 
 
 def delete_namespace(lab: Lab, namespace: str, timeout: float = 120) -> None:
-    """Delete a namespace and wait for it; objects whose finalizers would hold it are released."""
+    """Delete a namespace and wait until it is gone."""
+    if begin_namespace_deletion(lab, namespace):
+        wait_namespace_gone(lab, namespace, timeout)
+
+
+def begin_namespace_deletion(lab: Lab, namespace: str) -> bool:
+    """Delete a namespace; its pods get no grace period (the namespace is throwaway).
+    False if there was no such namespace."""
     from kubernetes.dynamic.exceptions import NotFoundError
-    ns_resource = lab.resource("v1/Namespace")
     try:
-        lab.dynamic.delete(ns_resource, name=namespace)
+        lab.dynamic.delete(lab.resource("v1/Namespace"), name=namespace)
     except NotFoundError:
-        return
+        return False
+    # A Terminating namespace accepts no new pods, so the controllers cannot replace these.
+    lab.dynamic.delete(lab.resource("v1/Pod"), namespace=namespace, field_selector=f"metadata.namespace={namespace}",
+                       body={"gracePeriodSeconds": 0})
+    return True
+
+
+def wait_namespace_gone(lab: Lab, namespace: str, timeout: float = 120) -> None:
+    """Wait for a Terminating namespace to go, releasing finalizers nobody would ever remove."""
     deadline = time.monotonic() + timeout
-    released: set = set()
     progress = Progress(f"namespace {namespace} deleted")
     while time.monotonic() < deadline:
-        if lab.get("v1/Namespace", namespace) is None:
+        ns = lab.get("v1/Namespace", namespace)
+        if ns is None:
             progress.done("gone")
             return
-        # Finalizers nobody will remove (a notebook's demo finalizers) would keep it Terminating.
-        for kind, ns, name in lab._applied:
-            if ns != namespace or (kind, name) in released:
-                continue
-            obj = lab.get(kind, name, ns)
-            if obj and obj["metadata"].get("finalizers") and obj["metadata"].get("deletionTimestamp"):
-                lab.patch(kind, name, {"metadata": {"finalizers": None}}, namespace=ns)
-                released.add((kind, name))
+        conditions = {c["type"]: c for c in (ns.get("status") or {}).get("conditions") or []}
+        if conditions.get("NamespaceFinalizersRemaining", {}).get("status") == "True":
+            release_finalizers(lab, namespace)
         progress.update("Terminating")
         time.sleep(1)
     raise WaitTimeout(f"namespace {namespace} still exists after {timeout:.0f} s",
-                      "kubectl get all -n NAMESPACE, and look for objects with finalizers")
+                      f"kubectl get namespace {namespace} -o yaml shows what holds it (status.conditions)")
+
+
+def release_finalizers(lab: Lab, namespace: str) -> None:
+    """Clear the finalizers of every object being deleted in the namespace, of any kind: the
+    demo finalizers a notebook set have no controller that would ever remove them."""
+    from kubernetes.dynamic.exceptions import DynamicApiError
+    from kubernetes.dynamic.resource import ResourceList
+    lab.dynamic.resources.invalidate_cache()   # the notebook may have added kinds (CRDs)
+    seen = set()
+    for resource in lab.dynamic.resources.search(namespaced=True):
+        if (isinstance(resource, ResourceList) or "/" in resource.name or (resource.group, resource.name) in seen
+                or not {"list", "patch"} <= set(resource.verbs or [])):
+            continue
+        seen.add((resource.group, resource.name))
+        try:
+            items = lab.dynamic.get(resource, namespace=namespace).to_dict().get("items", [])
+        except DynamicApiError:
+            continue
+        for obj in items:
+            meta = obj["metadata"]
+            if meta.get("finalizers") and meta.get("deletionTimestamp"):
+                lab.dynamic.patch(resource, name=meta["name"], namespace=namespace,
+                                  body={"metadata": {"finalizers": None}}, content_type="application/merge-patch+json")
+                print(f"released the finalizers {meta['finalizers']} of {resource.kind}/{meta['name']}")
 
 
 def close_run(lab: Lab, namespace: str, timeout: float = 120) -> None:
-    """Delete a run's namespace and the extra namespaces it made."""
-    for child in lab.list("namespaces", selector=f"kubelab.dev/parent={namespace}"):
-        delete_namespace(lab, child["metadata"]["name"], timeout)
-    delete_namespace(lab, namespace, timeout)
+    """End a run: undo what it changed on nodes, delete its namespace and its extra namespaces."""
+    restore_nodes(lab.cluster)
+    children = [ns["metadata"]["name"] for ns in lab.list("namespaces", selector=f"kubelab.dev/parent={namespace}")]
+    deleting = [name for name in [*children, namespace] if begin_namespace_deletion(lab, name)]
+    for name in deleting:
+        wait_namespace_gone(lab, name, timeout)
+
+
+def restore_nodes(cluster) -> dict[str, list[str]]:
+    """Undo the node changes (kubelet configuration, deleted images) a run made, even one that died."""
+    if not isinstance(cluster, KindCluster):
+        return {}
+    restored = {}
+    for name in cluster.node_names():
+        changed = Node(cluster, name).restore()
+        if changed:
+            restored[name] = changed
+    return restored
 
 
 def new_namespace_name(notebook: str | None) -> str:

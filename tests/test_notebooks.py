@@ -40,7 +40,7 @@ def test_interrupted_run_leaves_nothing_for_gc(cluster):
     import sys
     import time
 
-    from kubelab.gc import leaked_namespaces
+    from kubelab.gc import changed_nodes, leaked_namespaces
 
     nb = notebooks.discover()[0]
     run = subprocess.Popen([sys.executable, "-m", "kubelab", "run", nb.name], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -53,5 +53,6 @@ def test_interrupted_run_leaves_nothing_for_gc(cluster):
     output, _ = run.communicate(timeout=180)
     assert run.returncode != 0 and "kubelab: interrupted" in output, output[-2000:]
     assert leaked_namespaces(cluster) == []
+    assert changed_nodes(cluster) == {}
     left = cluster.kubectl("get", "namespaces", "-l", "kubelab.dev/run=true", "-o", "name").split()
     assert not [ns for ns in left if nb.name[:20] in ns], left

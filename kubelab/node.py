@@ -16,6 +16,7 @@ died half-way is still undone: `lab.close()`, `kubelab run` after a failure or C
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import tempfile
 import time
@@ -114,7 +115,7 @@ class Node:
             marker.write_text(f"{reference} {uuid.uuid4()}\n")
             archive = Path(tmp, "image.tar")
             write_archive(Image(reference, files={"marker": marker}), archive)
-            self.sh(f"mkdir -p {SAVED} && echo {reference} >> {ADDED_IMAGES}")
+            self.sh(f"mkdir -p {SAVED} && echo {shlex.quote(reference)} >> {ADDED_IMAGES}")
             self.sh("ctr -n k8s.io images import --no-unpack -", input=archive.read_bytes())
         image_id = self.images().get(reference)
         if not image_id:
@@ -129,9 +130,9 @@ class Node:
             return   # an earlier, unfinished run saved them already: that copy is the original
         names = sorted(name for name in self.images() if not name.startswith("sha256:"))
         platform = self.sh("uname -m").strip().replace("x86_64", "amd64").replace("aarch64", "arm64")
-        self.sh(f"mkdir -p {SAVED} && ctr -n k8s.io images export --platform linux/{platform} {SAVED_IMAGES}.part "
-                + " ".join(names) + f" && mv {SAVED_IMAGES}.part {SAVED_IMAGES}")
-        self.sh(f"cat > {SAVED_IMAGE_NAMES}", input="\n".join(names).encode() + b"\n")
+        self.sh(f"mkdir -p {SAVED} && cat > {SAVED_IMAGE_NAMES}", input="\n".join(names).encode() + b"\n")
+        self.sh(f"ctr -n k8s.io images export --platform linux/{platform} {SAVED_IMAGES}.part "
+                + " ".join(map(shlex.quote, names)) + f" && mv {SAVED_IMAGES}.part {SAVED_IMAGES}")
         print(f"{self.name}: saved {len(names)} images for restore()")
 
     def reconfigure_kubelet(self, **fields) -> float:
@@ -144,9 +145,9 @@ class Node:
         try:
             restarted = self.restart_kubelet()
         except KubelabError as e:
-            self.restore()
+            self._restore_kubelet_config()
             raise KubelabError(f"the kubelet on {self.name} did not start with {fields}: {e.what}",
-                               "change the fields (the kubelet's own message is above); the original configuration is back") from None
+                               "change those fields; the kubelet runs again with its original configuration") from None
         print(f"{self.name}: kubelet restarted with " + ", ".join(f"{k}={v}" for k, v in fields.items()))
         return restarted
 
@@ -185,6 +186,10 @@ class Node:
         names = {"kubelet-config.yaml": "kubelet configuration", "images.tar": "images", "added-images.txt": "added images"}
         return [names[name] for name in out.split() if name in names]
 
+    def _restore_kubelet_config(self) -> None:
+        self.sh(f"cp {SAVED_KUBELET_CONFIG} {KUBELET_CONFIG} && rm {SAVED_KUBELET_CONFIG}")
+        self.restart_kubelet()
+
     def restore(self) -> list[str]:
         """Undo this node's changes: the kubelet's original configuration (and a restart), then any
         saved image the runtime no longer has; images it added go. Returns what was restored."""
@@ -196,8 +201,7 @@ class Node:
                 self.sh(f"crictl rmi {name}")
             self.sh(f"rm {ADDED_IMAGES}")
         if "kubelet configuration" in changed:
-            self.sh(f"cp {SAVED_KUBELET_CONFIG} {KUBELET_CONFIG} && rm {SAVED_KUBELET_CONFIG}")
-            self.restart_kubelet()
+            self._restore_kubelet_config()
         if "images" in changed:
             wanted = self.sh(f"cat {SAVED_IMAGE_NAMES} 2>/dev/null || true").split()
             present = self.images()

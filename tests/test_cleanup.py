@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from kubelab import gc
+from kubelab.errors import KubelabError
 from kubelab.lab import Lab, close_run
 from kubelab.node import Node
 
@@ -49,3 +50,11 @@ def test_closing_a_run_releases_finalizers_of_objects_made_behind_the_library(cl
                    capture_output=True)
     close_run(lab, namespace, timeout=60)
     assert lab.get("v1/Namespace", namespace) is None
+
+
+def test_a_kubelet_configuration_the_kubelet_rejects_is_rolled_back(cluster):
+    node = Node(cluster, f"{cluster.name}-worker")
+    with pytest.raises(KubelabError, match="imageMaximumGCAge 1m0s must be greater than imageMinimumGCAge"):
+        node.reconfigure_kubelet(imageMaximumGCAge="1m")   # below the default minimum age of 2 min
+    assert node.changed() == []
+    assert node.kubelet_config()["imageMaximumGCAge"] == "0s"

@@ -232,10 +232,13 @@ class KindCluster:
             raise KubelabError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
         return result.stdout
 
-    def node_status(self) -> dict[str, bool]:
-        out = self.kubectl("get", "nodes", "-o", "json", timeout=20)
+    def nodes(self) -> list[dict]:
+        return json.loads(self.kubectl("get", "nodes", "-o", "json", timeout=20))["items"]
+
+    def node_status(self, nodes: list[dict] | None = None) -> dict[str, bool]:
+        """Each node's name, and whether it is Ready."""
         status = {}
-        for node in json.loads(out)["items"]:
+        for node in self.nodes() if nodes is None else nodes:
             ready = [c for c in node["status"].get("conditions", []) if c["type"] == "Ready"]
             status[node["metadata"]["name"]] = bool(ready and ready[0]["status"] == "True")
         return status
@@ -251,13 +254,14 @@ class KindCluster:
     def problem(self) -> str:
         """Why the cluster cannot be used as it is, or "" when it can."""
         try:
-            status = self.node_status()
+            nodes = self.nodes()
+            status = self.node_status(nodes)
             expected = len(self.config.get("nodes") or [{}])
             if len(status) != expected or not all(status.values()):
                 return "not every node is Ready"
             if self.system_pods_not_running():
                 return "kube-system pods are not all Running"
-            moved = self.moved_nodes()
+            moved = self.moved_nodes(nodes)
             if moved:
                 # Docker hands out addresses again when it restarts the node containers; the API
                 # server would then reach one node's kubelet when asking for another's.
@@ -266,11 +270,10 @@ class KindCluster:
         except (KubelabError, subprocess.TimeoutExpired, ValueError, KeyError) as e:
             return f"not reachable ({str(e).splitlines()[0][:100] if str(e) else type(e).__name__})"
 
-    def moved_nodes(self) -> list[str]:
+    def moved_nodes(self, nodes: list[dict] | None = None) -> list[str]:
         """Nodes whose registered InternalIP is no longer their container's address."""
-        nodes = json.loads(self.kubectl("get", "nodes", "-o", "json", timeout=20))["items"]
         registered = {n["metadata"]["name"]: {a["address"] for a in n["status"].get("addresses", []) if a["type"] == "InternalIP"}
-                      for n in nodes}
+                      for n in (self.nodes() if nodes is None else nodes)}
         out = run(["docker", "inspect", "-f", "{{.Name}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", *registered],
                   "reading the node containers' addresses")
         actual = {name.lstrip("/"): set(addresses) for name, *addresses in (line.split() for line in out.splitlines())}

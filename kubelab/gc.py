@@ -69,19 +69,21 @@ def collect(everything: bool = False) -> dict:
 
 def collect_cluster(cluster: KindCluster, everything: bool, removed: dict) -> None:
     from .lab import Lab, delete_namespace
-    if everything or not cluster.exists() or not cluster.healthy():
-        say(f"deleting cluster {cluster.name}" + ("" if everything else " (not healthy: left by an interrupted run)"))
+    problem = "" if everything else "kind does not know it: an interrupted `up`" if not cluster.exists() else cluster.problem()
+    if everything or problem:
+        say(f"deleting cluster {cluster.name}" + (f" ({problem})" if problem else ""))
         cluster.down(quiet=True)
         removed["clusters"].append(cluster.name)
         return
     lab = Lab(cluster, "default")
-    for ns in leaked_namespaces(cluster):
+    runs = run_namespaces(cluster)
+    for ns in [name for name, alive in runs.items() if not alive]:
         say(f"deleting namespace {ns} in {cluster.name} (its run has ended)")
         delete_namespace(lab, ns)
         removed["namespaces"].append(ns)
-    if any(run_namespaces(cluster).values()):
+    if any(runs.values()):
         return   # a live run may be in the middle of an experiment on a node
     from .lab import restore_nodes
-    for node, changed in changed_nodes(cluster).items():
-        say(f"restoring {', '.join(changed)} on {node} (changed by a run that has ended)")
-    removed["nodes"] += list(restore_nodes(cluster))
+    for node, changed in restore_nodes(cluster).items():
+        say(f"restored {', '.join(changed)} on {node} (changed by a run that has ended)")
+        removed["nodes"].append(node)

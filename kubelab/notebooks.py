@@ -121,8 +121,11 @@ def run(nb: Notebook, parameters: dict | None = None, config: str = "default") -
     print(f"kubelab: running {nb.name} in namespace {namespace} (output: {output})", flush=True)
     show_cell_output_live()
     try:
+        # The kernel's own log is noise here: a warning about TCP on every start, and a traceback
+        # from its sockets when Ctrl-C stops a cell. Cell errors still come back through papermill.
         papermill.execute_notebook(str(nb.path), str(output), parameters=parameters or {}, kernel_name="python3",
-                                   progress_bar=False, log_output=True, cwd=str(NOTEBOOKS))
+                                   progress_bar=False, log_output=True, cwd=str(NOTEBOOKS),
+                                   extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
     except PapermillExecutionError as e:
         if e.ename == "RequirementNotMet":
             status, message = "not-run", f"the cluster lacks what it needs: {e.evalue}"

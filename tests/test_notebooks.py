@@ -52,6 +52,7 @@ def test_interrupted_run_leaves_nothing_for_gc(cluster):
     run.send_signal(signal.SIGINT)
     output, _ = run.communicate(timeout=180)
     assert run.returncode != 0 and "kubelab: interrupted" in output, output[-2000:]
+    assert "Traceback" not in output, output[-2000:]
     assert leaked_namespaces(cluster) == []
     assert changed_nodes(cluster) == {}
     left = cluster.kubectl("get", "namespaces", "-l", "kubelab.dev/run=true", "-o", "name").split()

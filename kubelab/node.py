@@ -71,14 +71,16 @@ class Node:
     def cgroup_file(self, container_id: str, controller: str, name: str) -> str:
         return self.sh(f"cat {self.container_cgroup(container_id, controller)}/{name}").strip()
 
+    def _image_listing(self) -> list[dict]:
+        return json.loads(self.sh("crictl images -o json"))["images"]
+
     def images(self) -> dict[str, str]:
         """The runtime's images on this node, as {reference: image ID}."""
-        listing = json.loads(self.sh("crictl images -o json"))["images"]
-        return {tag: image["id"] for image in listing for tag in image.get("repoTags") or [image["id"]]}
+        return {tag: image["id"] for image in self._image_listing() for tag in image.get("repoTags") or [image["id"]]}
 
     def pinned_images(self) -> set[str]:
         """Image IDs the runtime pins (e.g. the sandbox image on containerd 1.7+): the kubelet never removes them."""
-        return {image["id"] for image in json.loads(self.sh("crictl images -o json"))["images"] if image.get("pinned")}
+        return {image["id"] for image in self._image_listing() if image.get("pinned")}
 
     def images_in_use(self) -> set[str]:
         """Image IDs of every container on the node, running or exited: what the kubelet counts as used."""

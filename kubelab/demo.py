@@ -2,7 +2,8 @@
 
 import json
 
-from .cluster import KindCluster, say
+from .backends.base import say
+from .backends.kind import KindCluster
 
 
 def main() -> None:

@@ -1,7 +1,9 @@
 """`kubelab gc`: remove what interrupted runs leave behind, in clusters kubelab created only.
 
-- namespaces of runs (label kubelab.dev/run=true) whose process is gone;
-- changes such runs made to nodes (a kubelet configuration, deleted images), once no run is alive;
+- namespaces of runs (label kubelab.dev/run=true) whose process is gone, and the cluster-scoped
+  objects those runs made (label kubelab.dev/run-namespace=<namespace>);
+- changes such runs made to nodes (stopped nodes and services, a kubelet configuration, deleted
+  images, cordons and taints), once no run is alive;
 - clusters with a kubelab record that are not healthy (half-made by an interrupted `up`);
 - with --all, every cluster kubelab created.
 """
@@ -9,7 +11,10 @@
 import os
 import socket
 
-from .cluster import KindCluster, read_record, say
+from .backends.base import ClusterBackend, say
+from .backends.kind import KindCluster, read_record
+from .errors import KubelabError
+from .node import restore_nodes
 from .paths import state_dir
 
 
@@ -31,7 +36,7 @@ def process_alive(owner: str) -> bool:
     return True
 
 
-def run_namespaces(cluster: KindCluster) -> dict[str, bool]:
+def run_namespaces(cluster: ClusterBackend) -> dict[str, bool]:
     """Every run's namespace, and whether the process that made it is still alive."""
     import json
     out = cluster.kubectl("get", "namespaces", "-l", "kubelab.dev/run=true", "-o", "json")
@@ -42,13 +47,16 @@ def run_namespaces(cluster: KindCluster) -> dict[str, bool]:
     return runs
 
 
-def leaked_namespaces(cluster: KindCluster) -> list[str]:
+def leaked_namespaces(cluster: ClusterBackend) -> list[str]:
     return [name for name, alive in run_namespaces(cluster).items() if not alive]
 
 
-def changed_nodes(cluster: KindCluster) -> dict[str, list[str]]:
-    """Nodes with changes a run has not undone yet, and what they are."""
+def changed_nodes(cluster: ClusterBackend) -> dict[str, list[str]]:
+    """Nodes with changes a run has not undone yet, and what they are ({} without node access:
+    kubelab cannot have changed them)."""
     from .node import Node
+    if not cluster.node_access:
+        return {}
     changes = {name: Node(cluster, name).changed() for name in cluster.node_names()}
     return {name: changed for name, changed in changes.items() if changed}
 
@@ -68,22 +76,59 @@ def collect(everything: bool = False) -> dict:
 
 
 def collect_cluster(cluster: KindCluster, everything: bool, removed: dict) -> None:
-    from .lab import Lab, delete_namespace
-    problem = "" if everything else "kind does not know it: an interrupted `up`" if not cluster.exists() else cluster.problem()
-    if everything or problem:
-        say(f"deleting cluster {cluster.name}" + (f" ({problem})" if problem else ""))
-        cluster.down(quiet=True)
-        removed["clusters"].append(cluster.name)
+    if everything or not cluster.exists():
+        delete_cluster(cluster, "" if everything else "kind does not know it: an interrupted `up`", removed)
         return
+    try:
+        runs = run_namespaces(cluster)
+    except KubelabError:
+        runs = None   # the API server does not answer: perhaps a run stopped the control plane's node
+    if runs is not None and any(runs.values()):
+        # A live run may be in the middle of an experiment on a node (a node it stopped on purpose
+        # is not broken): only the namespaces of ended runs go.
+        collect_namespaces(cluster, runs, removed)
+        return
+    # No run is alive: undo what ended runs did to the nodes first (a stopped node holds its pods,
+    # and with them the namespace, in Terminating), then judge the cluster's health.
+    try:
+        for node, changed in restore_nodes(cluster).items():
+            say(f"restored {', '.join(changed)} on {node} (changed by a run that has ended)")
+            removed["nodes"].append(node)
+    except KubelabError as e:
+        say(f"could not undo every node change on {cluster.name}: {e.what}")
+    problem = cluster.problem()
+    if problem:
+        delete_cluster(cluster, problem, removed)
+        return
+    collect_namespaces(cluster, run_namespaces(cluster) if runs is None else runs, removed)
+
+
+def collect_namespaces(cluster: ClusterBackend, runs: dict[str, bool], removed: dict) -> None:
+    """Delete the namespaces of ended runs, and the cluster-scoped objects those runs made."""
+    from .lab import Lab, delete_namespace
     lab = Lab(cluster, "default")
-    runs = run_namespaces(cluster)
     for ns in [name for name, alive in runs.items() if not alive]:
         say(f"deleting namespace {ns} in {cluster.name} (its run has ended)")
+        delete_run_objects(lab, ns)
         delete_namespace(lab, ns)
         removed["namespaces"].append(ns)
-    if any(runs.values()):
-        return   # a live run may be in the middle of an experiment on a node
-    from .lab import restore_nodes
-    for node, changed in restore_nodes(cluster).items():
-        say(f"restored {', '.join(changed)} on {node} (changed by a run that has ended)")
-        removed["nodes"].append(node)
+
+
+def delete_cluster(cluster: KindCluster, why: str, removed: dict) -> None:
+    say(f"deleting cluster {cluster.name}" + (f" ({why})" if why else ""))
+    try:
+        cluster.down(quiet=True)
+    except KubelabError as e:   # the record stays, so the next gc tries again; go on with the others
+        say(str(e))
+        return
+    removed["clusters"].append(cluster.name)
+
+
+def delete_run_objects(lab, namespace: str) -> None:
+    """Delete the cluster-scoped objects a run made (labelled kubelab.dev/run-namespace=<namespace>),
+    with kubelab.namespaces' function when that module has it; else there is nothing to find them by."""
+    try:
+        from .namespaces import delete_run_objects as delete
+    except ImportError:
+        return
+    delete(lab, namespace)

@@ -1,26 +1,36 @@
-"""A kind node's container: what only the node shows (iptables, crictl, files, the kubelet's
-journal) and the few changes an experiment makes to a node, each one undone by `restore()`.
+"""A node of the cluster: what only the node shows (iptables, crictl, files, the kubelet's
+journal) and the changes an experiment makes to a node, every one of them undone by `restore()`.
 
-    cp = lab.node("control-plane")
-    cp.sh("crictl ps")
-    cp.save_images()                                   # before anything may delete images
-    cp.reconfigure_kubelet(imageMaximumGCAge="1m")     # restarts the kubelet
+    worker = lab.node("worker")
+    worker.sh("crictl ps")                             # look inside
+    worker.cordon(); worker.taint("dedicated", "ml")   # scheduling
+    worker.stop_service("kubelet")                     # a systemd unit inside the node
+    worker.stop(); worker.start()                      # the node's machine fails and comes back
+    worker.save_images()                               # before anything may delete images
+    worker.reconfigure_kubelet(imageMaximumGCAge="3m") # restarts the kubelet
     ...
-    cp.restore()                                       # the kubelet's config and the images are back
+    worker.restore()                                   # all of it is back as it was
 
-What was changed is written down on the node itself (under /var/lib/kubelab), so a run that
-died half-way is still undone: `lab.close()`, `kubelab run` after a failure or Ctrl-C, and
-`kubelab gc` all call `restore()` on every node.
+What was changed is written down where a later process finds it, so a run that died half-way is
+still undone: on the node under /var/lib/kubelab (kubelet configuration, images, stopped units),
+on the Node object in the annotation kubelab.dev/saved-spec (whether it was schedulable, its
+taints), and a stopped node is its own record. `lab.close()`, `kubelab run` after a failure or
+Ctrl-C, and `kubelab gc` all call `restore_nodes(cluster)`.
+
+Everything inside a node goes through the cluster backend (`cluster.node_exec`); a backend
+without node access (a cluster reached through a kubeconfig only) raises NodeAccessUnavailable.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -34,10 +44,29 @@ SAVED_KUBELET_CONFIG = f"{SAVED}/kubelet-config.yaml"
 SAVED_IMAGES = f"{SAVED}/images.tar"
 SAVED_IMAGE_NAMES = f"{SAVED}/images.txt"
 ADDED_IMAGES = f"{SAVED}/added-images.txt"
+STOPPED_UNITS = f"{SAVED}/stopped-units.txt"
+SAVED_SPEC = "kubelab.dev/saved-spec"            # annotation on the Node: its spec before a run changed it
+
+# Taints the node lifecycle controller adds and removes itself, following the node's conditions
+# and spec.unschedulable: restore() leaves them to it instead of freezing a passing state.
+CONTROLLER_TAINTS = {f"node.kubernetes.io/{name}" for name in
+                     ("not-ready", "unreachable", "unschedulable", "memory-pressure", "disk-pressure",
+                      "pid-pressure", "network-unavailable")}
+
+# What changed() calls each kind of change (gc prints these).
+STOPPED_NODE = "stopped node"
+SCHEDULING = "scheduling (cordon, taints)"
+ON_NODE = {"stopped-units.txt": "stopped services", "kubelet-config.yaml": "kubelet configuration",
+           "images.tar": "images", "added-images.txt": "added images"}
 
 
 class Node:
-    """One node of a kubelab cluster, reached with `docker exec`."""
+    """One node of a cluster, by its full name (e.g. kubelab-default-worker).
+
+    Commands inside it go through the cluster backend (`cluster.node_exec`: `docker exec` on kind);
+    scheduling changes go through the API server. Every change is recorded before it is made, so
+    `restore()` (or `restore_nodes`, in a later process) can undo it.
+    """
 
     def __init__(self, cluster, name: str):
         self.cluster, self.name = cluster, name
@@ -49,9 +78,7 @@ class Node:
 
     def sh(self, command: str, check: bool = True, quiet: bool = True, input: bytes | None = None) -> str:
         """Run a shell command in the node; returns its output (printed too unless quiet)."""
-        interactive = ["-i"] if input is not None else []
-        result = subprocess.run(["docker", "exec", *interactive, self.name, "sh", "-c", command],
-                                capture_output=True, input=input, timeout=300)
+        result = self.cluster.node_exec(self.name, ["sh", "-c", command], input=input, timeout=300)
         stdout, stderr = result.stdout.decode(errors="replace"), result.stderr.decode(errors="replace")
         if check and result.returncode != 0:
             raise KubelabError(f"on {self.name}: `{command}` failed (exit {result.returncode}): {stderr.strip()[:500]}")
@@ -59,16 +86,25 @@ class Node:
             print(stdout.rstrip())
         return stdout
 
-    def container_cgroup(self, container_id: str, controller: str) -> str:
-        """The cgroup folder (as the node sees /sys/fs/cgroup) of a container's main process."""
-        pid = json.loads(self.sh(f"crictl inspect {container_id}"))["info"]["pid"]
-        for line in self.sh(f"cat /proc/{pid}/cgroup").splitlines():
+    def process_cgroup(self, pid: int, controller: str) -> str:
+        """The cgroup folder (as the node sees /sys/fs/cgroup) of a process of the node: for a v1
+        controller ("memory", "cpu"), or "" for the one cgroup v2 hierarchy."""
+        for line in self.sh(f"cat /proc/{int(pid)}/cgroup").splitlines():
             _, controllers, path = line.split(":", 2)
             if controller in controllers.split(",") or (controller == "" and controllers == ""):
                 return f"/sys/fs/cgroup/{controllers or 'unified'}{path}" if controller else f"/sys/fs/cgroup{path}"
-        raise KubelabError(f"no {controller or 'cgroup v2'} cgroup for container {container_id} on {self.name}")
+        raise KubelabError(f"no {controller or 'cgroup v2'} cgroup for process {pid} on {self.name}")
+
+    def process_cgroup_file(self, pid: int, controller: str, name: str) -> str:
+        """A cgroup file of a process (e.g. one started behind the kubelet's back with `ctr run`)."""
+        return self.sh(f"cat {self.process_cgroup(pid, controller)}/{name}").strip()
+
+    def container_cgroup(self, container_id: str, controller: str) -> str:
+        """The cgroup folder of a CRI container's main process (see process_cgroup)."""
+        return self.process_cgroup(json.loads(self.sh(f"crictl inspect {container_id}"))["info"]["pid"], controller)
 
     def cgroup_file(self, container_id: str, controller: str, name: str) -> str:
+        """A cgroup file of a CRI container, e.g. cgroup_file(id, "memory", "memory.limit_in_bytes")."""
         return self.sh(f"cat {self.container_cgroup(container_id, controller)}/{name}").strip()
 
     def _image_listing(self) -> list[dict]:
@@ -100,14 +136,139 @@ class Node:
                 continue
         return [(t, text) for t, text in lines if grep in text]
 
-    def docker(self, verb: str) -> None:
-        """stop, start or restart the node's container (a node failure, for real)."""
-        if verb not in ("stop", "start", "restart"):
-            raise KubelabError(f"unknown node action {verb!r}", "use stop, start or restart")
-        subprocess.run(["docker", verb, self.name], check=True, capture_output=True, timeout=180)
-        print(f"docker {verb} {self.name}")
-
     # -- changing, always undoably -----------------------------------------------------------
+
+    # The node's machine (its container, on kind). A stopped node is its own record: restore()
+    # and restore_nodes() start every stopped node of the cluster.
+
+    def running(self) -> bool:
+        """Whether the node's machine runs (a stopped node is down for the cluster, for real)."""
+        return self.cluster.node_running(self.name)
+
+    def stop(self) -> None:
+        """Stop the node's machine: a node failure, for real (its kubelet stops renewing its
+        Lease, the node controller marks it NotReady, then taints it unreachable)."""
+        self.cluster.node_container(self.name, "stop")
+        print(f"{self.name}: stopped (its container is down)")
+
+    def start(self, timeout: float = 180) -> None:
+        """Start the node's machine again, and wait until the API server reports the node Ready."""
+        self.cluster.node_container(self.name, "start")
+        self.cluster.wait_node_ready(self.name, timeout, Progress(f"{self.name} to be Ready after its start"))
+
+    def restart(self, timeout: float = 180) -> None:
+        """Restart the node's machine, and wait until the node is Ready again."""
+        self.cluster.node_container(self.name, "restart")
+        self.cluster.wait_node_ready(self.name, timeout, Progress(f"{self.name} to be Ready after its restart"))
+
+    def docker(self, verb: str) -> None:
+        """stop, start or restart the node's container: the older name of stop() / start() / restart()."""
+        actions = {"stop": self.stop, "start": self.start, "restart": self.restart}
+        if verb not in actions:
+            raise KubelabError(f"unknown node action {verb!r}", "use stop, start or restart")
+        actions[verb]()
+
+    # systemd units inside the node (containerd, kubelet): stopped ones are listed in STOPPED_UNITS.
+
+    def stop_service(self, unit: str) -> None:
+        """Stop a systemd unit inside the node (e.g. "kubelet" or "containerd"); restore() starts it again."""
+        unit = _unit_name(unit)
+        # Written down before stopping: an interruption right after still leaves the record.
+        self.sh(f"mkdir -p {SAVED} && (grep -qxF {unit} {STOPPED_UNITS} 2>/dev/null || echo {unit} >> {STOPPED_UNITS})")
+        self.sh(f"systemctl stop {unit}")
+        print(f"{self.name}: stopped {unit}")
+
+    def start_service(self, unit: str, timeout: float = 120) -> None:
+        """Start a unit stop_service() stopped, and wait until the node is Ready again."""
+        unit = _unit_name(unit)
+        self.sh(f"systemctl start {unit}")
+        self.sh(f"if [ -e {STOPPED_UNITS} ]; then grep -vxF {unit} {STOPPED_UNITS} > {STOPPED_UNITS}.new || true; "
+                f"mv {STOPPED_UNITS}.new {STOPPED_UNITS}; [ -s {STOPPED_UNITS} ] || rm {STOPPED_UNITS}; fi")
+        self.cluster.wait_node_ready(self.name, timeout, Progress(f"{self.name} to be Ready after starting {unit}"))
+
+    def stopped_services(self) -> list[str]:
+        """Units stopped with stop_service() and not started since."""
+        return self.sh(f"cat {STOPPED_UNITS} 2>/dev/null || true").split()
+
+    # Scheduling, through the API server. The Node's spec before the first change is kept in its
+    # annotation SAVED_SPEC; later changes never overwrite it.
+
+    def cordon(self) -> None:
+        """Mark the node unschedulable: no new pod is placed here (DaemonSet pods still are)."""
+        self._change_spec("cordoned", lambda spec: {"unschedulable": True})
+
+    def uncordon(self) -> None:
+        """Mark the node schedulable again."""
+        self._change_spec("uncordoned", lambda spec: {"unschedulable": None})
+
+    def taint(self, key: str, value: str | None = None, effect: str = "NoSchedule") -> None:
+        """Add (or replace) a taint: effect NoSchedule, PreferNoSchedule or NoExecute (which
+        evicts running pods that do not tolerate it)."""
+        if effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
+            raise KubelabError(f"tainting {self.name} failed: unknown effect {effect!r}",
+                               "use NoSchedule, PreferNoSchedule or NoExecute")
+        new = {"key": key, "effect": effect, **({"value": value} if value is not None else {})}
+
+        def with_taint(spec: dict) -> dict:
+            others = [t for t in spec.get("taints") or [] if (t["key"], t["effect"]) != (key, effect)]
+            return {"taints": [*others, new]}
+        self._change_spec(f"tainted {key}{'=' + value if value is not None else ''}:{effect}", with_taint)
+
+    def untaint(self, key: str) -> None:
+        """Remove every taint with this key (whatever its effect)."""
+        self._change_spec(f"removed taint {key}",
+                          lambda spec: {"taints": [t for t in spec.get("taints") or [] if t["key"] != key] or None})
+
+    def _node_object(self) -> dict:
+        return json.loads(self.cluster.kubectl("get", "node", self.name, "-o", "json", timeout=30))
+
+    def _patch_node(self, doing: str, patch_of: Callable[[dict], dict | None]) -> dict:
+        """Merge-patch the Node, computed from its current state, retrying when someone (the node
+        controller, usually) changed it in between: resourceVersion makes the patch conditional."""
+        for _ in range(10):
+            node = self._node_object()
+            patch = patch_of(node)
+            if patch is None:
+                return node
+            patch.setdefault("metadata", {})["resourceVersion"] = node["metadata"]["resourceVersion"]
+            result = subprocess.run(self.cluster.kubectl_command("patch", "node", self.name, "--type", "merge",
+                                                                 "-p", json.dumps(patch), "-o", "json"),
+                                    capture_output=True, text=True, timeout=60)
+            if result.returncode == 0:
+                return json.loads(result.stdout)
+            if "the object has been modified" not in result.stderr:
+                raise KubelabError(f"{doing} on {self.name} failed: {result.stderr.strip()}")
+            time.sleep(0.2)
+        raise KubelabError(f"{doing} on {self.name} failed: the Node kept changing under us (10 conflicts)")
+
+    def _change_spec(self, done: str, spec_change: Callable[[dict], dict]) -> None:
+        if not self.cluster.node_access:
+            # Only an API call, but on a cluster kubelab does not own: nothing would ever undo it.
+            raise self.cluster.no_node_access(f"changing the scheduling of node {self.name}")
+
+        def save(node):
+            if SAVED_SPEC in (node["metadata"].get("annotations") or {}):
+                return None   # saved by an earlier change of this (or an unfinished) run: that is the original
+            spec = node.get("spec", {})
+            saved = {"unschedulable": bool(spec.get("unschedulable")),
+                     "taints": [t for t in spec.get("taints") or [] if t["key"] not in CONTROLLER_TAINTS]}
+            return {"metadata": {"annotations": {SAVED_SPEC: json.dumps(saved)}}}
+        self._patch_node("saving the node's spec", save)
+        self._patch_node(done, lambda node: {"spec": spec_change(node.get("spec", {}))})
+        print(f"{self.name}: {done}")
+
+    def _restore_spec(self) -> None:
+        """Put back spec.unschedulable and the taints saved before the first change, and forget them."""
+        def restore(node):
+            saved = (node["metadata"].get("annotations") or {}).get(SAVED_SPEC)
+            if saved is None:
+                return None
+            saved = json.loads(saved)
+            managed = [t for t in node.get("spec", {}).get("taints") or [] if t["key"] in CONTROLLER_TAINTS]
+            return {"metadata": {"annotations": {SAVED_SPEC: None}},
+                    "spec": {"unschedulable": True if saved.get("unschedulable") else None,
+                             "taints": [*saved.get("taints", []), *managed] or None}}
+        self._patch_node("restoring the node's scheduling", restore)
 
     def add_image(self, reference: str) -> str:
         """Import a new, tiny image that nothing uses (one file, unique content); returns its ID."""
@@ -183,24 +344,39 @@ class Node:
         return json.loads(out)["kubeletconfig"]
 
     def changed(self) -> list[str]:
-        """What restore() would put back on this node."""
-        out = self.sh(f"ls {SAVED} 2>/dev/null || true")
-        names = {"kubelet-config.yaml": "kubelet configuration", "images.tar": "images", "added-images.txt": "added images"}
-        return [names[name] for name in out.split() if name in names]
+        """What restore() would put back on this node (how `kubelab gc` finds leftovers)."""
+        if not self.running():
+            return [STOPPED_NODE]   # nothing else can be read until it runs again
+        out = self.sh(f"ls {SAVED} 2>/dev/null || true").split()
+        changes = [ON_NODE[name] for name in ON_NODE if name in out]
+        if SAVED_SPEC in (self._node_object()["metadata"].get("annotations") or {}):
+            changes.append(SCHEDULING)
+        return changes
 
     def _restore_kubelet_config(self) -> None:
         self.sh(f"cp {SAVED_KUBELET_CONFIG} {KUBELET_CONFIG} && rm {SAVED_KUBELET_CONFIG}")
         self.restart_kubelet()
 
     def restore(self) -> list[str]:
-        """Undo this node's changes: the kubelet's original configuration (and a restart), then any
-        saved image the runtime no longer has; images it added go. Returns what was restored."""
+        """Undo every change to this node, in the order that lets each step work: start the node if
+        it is stopped, start the units that were stopped, remove images it added, put back the
+        kubelet's original configuration (and restart it), re-import saved images the runtime lost,
+        then the scheduling (unschedulable, taints). Returns what was restored."""
+        restored = []
+        if not self.running():
+            self.start()
+            restored.append(STOPPED_NODE)
         changed = self.changed()
+        if "stopped services" in changed:
+            for unit in self.stopped_services():
+                self.sh(f"systemctl start {_unit_name(unit)}")
+            self.sh(f"rm -f {STOPPED_UNITS}")
+            self.cluster.wait_node_ready(self.name, 120, Progress(f"{self.name} to be Ready after starting its services"))
         added = set(self.sh(f"cat {ADDED_IMAGES} 2>/dev/null || true").split())
         if added:
             present = self.images()
             for name in added & set(present):
-                self.sh(f"crictl rmi {name}")
+                self.sh(f"crictl rmi {shlex.quote(name)}")
             self.sh(f"rm {ADDED_IMAGES}")
         if "kubelet configuration" in changed:
             self._restore_kubelet_config()
@@ -217,7 +393,52 @@ class Node:
             self.sh(f"rm -f {SAVED_IMAGES} {SAVED_IMAGE_NAMES}")
             if missing:
                 print(f"{self.name}: restored {len(missing)} images: {', '.join(missing)}")
-        if changed:
+        if SCHEDULING in changed:
+            self._restore_spec()
+        if any(change in ON_NODE.values() for change in changed):
             self.sh(f"rmdir {SAVED} 2>/dev/null || true")
-            print(f"{self.name}: undid the changes to its " + ", ".join(changed))
-        return changed
+        restored += changed
+        if restored:
+            print(f"{self.name}: undone: " + ", ".join(restored))
+        return restored
+
+
+def _unit_name(unit: str) -> str:
+    """A systemd unit name, checked: it goes into a shell command inside the node."""
+    if not re.fullmatch(r"[A-Za-z0-9@._:-]+", unit):
+        raise KubelabError(f"{unit!r} is not a systemd unit name", "e.g. kubelet, containerd, containerd.service")
+    return unit
+
+
+def restore_nodes(cluster) -> dict[str, list[str]]:
+    """Undo what runs changed on the cluster's nodes, even runs that died half-way; returns what
+    was restored, per node. Stopped nodes are started first (the control plane among them, so
+    the API server answers for the rest), then each node is restored. A cluster without node
+    access has nothing kubelab could have changed: {}.
+
+    One node that cannot be restored does not keep the others from being restored; the error
+    comes at the end, naming every node that failed.
+    """
+    if not getattr(cluster, "node_access", False):
+        return {}
+    restored: dict[str, list[str]] = {}
+    names = cluster.node_names()
+    stopped = [name for name in names if not cluster.node_running(name)]
+    for name in stopped:   # all at once: they become Ready together
+        cluster.node_container(name, "start")
+        restored[name] = [STOPPED_NODE]
+    for name in stopped:
+        cluster.wait_node_ready(name, 180, Progress(f"{name} (stopped by a run) to be Ready again"))
+    failures = []
+    for name in names:
+        try:
+            changed = Node(cluster, name).restore()
+        except KubelabError as e:
+            failures.append(f"{name}: {e.what}")
+            continue
+        if changed:
+            restored[name] = [*restored.get(name, []), *changed]
+    if failures:
+        raise KubelabError("restoring the nodes failed on " + "; ".join(failures),
+                           "run 'kubelab gc' to try again; if that fails too, recreate the cluster: kubelab up --recreate")
+    return restored

@@ -1,14 +1,25 @@
 """What a cluster can show: probed once, and required at the top of a notebook.
 
     kubelab.requires(lab, nodes=3, zones=2, network_policy=True)
+    kubelab.requires(lab, node_access=True)   # the notebook runs commands inside nodes, stops them
 
 stops the notebook at once, with the reason, when the cluster lacks something; `kubelab run`
 and `kubelab test` report such a notebook as not run (with the reason), not as passed.
+
+What is measured inside a node (cgroup version, swap, whether oom_score_adj is clamped) needs
+node access; on a cluster reached through a kubeconfig only, those fields are None.
 """
 
 from dataclasses import dataclass
 
 from .errors import KubelabError
+
+# One command in one node for every fact a node shows: docker exec costs ~100 ms each.
+# CapBnd: the bounding set of the node's init; bit 24 is CAP_SYS_RESOURCE, which kubelab's runc
+# shim drops (and with it, containers' ability to lower oom_score_adj below 0).
+NODE_FACTS = ("awk '/^CapBnd/ {print $2}' /proc/1/status; stat -fc %T /sys/fs/cgroup; "
+              "awk 'NR > 1 {kib += $3} END {print kib + 0}' /proc/swaps")
+CGROUP_FS = {"cgroup2fs": 2, "tmpfs": 1}
 
 
 class RequirementNotMet(KubelabError):
@@ -23,8 +34,13 @@ class Capabilities:
     zones: tuple[str, ...]
     network_policy: bool           # the CNI enforces NetworkPolicy (kind's kindnetd, or kubelab's)
     default_storage_class: str | None
-    oom_score_adj_clamped: bool    # the runc shim is active: oom_score_adj cannot go below 0
+    oom_score_adj_clamped: bool | None   # the runc shim is active: oom_score_adj cannot go below 0 (None: unknown)
     images: str                    # "offline" (preloaded, no pulls) or "stock"
+    node_access: bool = True       # kubelab can run commands inside nodes, stop and reconfigure them
+    cgroup_version: int | None = None        # the nodes' cgroup version (1 or 2); None without node access
+    host_cgroup_version: int | None = None   # the cgroup version of the machine the nodes run on, if known
+    runtime: str = ""              # the nodes' container runtime, e.g. containerd://2.1.4
+    swap_bytes: int | None = None  # swap the nodes' kernel has (0: none); None without node access
 
     def minor(self) -> int:
         return int(self.version.lstrip("v").split(".")[1])
@@ -41,23 +57,44 @@ def probe(lab) -> Capabilities:
     cni = lab.get("daemonset", "kindnet", namespace="kube-system")
     default_sc = next((sc["metadata"]["name"] for sc in lab.list("storageclasses")
                        if sc["metadata"].get("annotations", {}).get("storageclass.kubernetes.io/is-default-class") == "true"), None)
-    capbnd = lab.node(nodes[0]["metadata"]["name"]).sh("awk '/^CapBnd/ {print $2}' /proc/1/status").strip()
-    clamped = bool(capbnd) and not (int(capbnd, 16) >> 24) & 1
+    node_access = bool(getattr(lab.cluster, "node_access", False))
+    clamped = cgroup_version = swap_bytes = None
+    if node_access:
+        from .node import Node
+        # A worker when there is one: it is where notebooks' pods run.
+        node = (workers or nodes)[0]["metadata"]["name"]
+        capbnd, fs_type, swap_kib = (Node(lab.cluster, node).sh(NODE_FACTS).split() + ["", "", ""])[:3]
+        clamped = bool(capbnd) and not (int(capbnd, 16) >> 24) & 1
+        cgroup_version = CGROUP_FS.get(fs_type)
+        swap_bytes = int(swap_kib) * 1024 if swap_kib.isdigit() else None
     record = lab.cluster.record()
     caps = Capabilities(
         version=lab.server_version(), nodes=len(nodes), workers=len(workers), zones=tuple(zones),
         network_policy=cni is not None, default_storage_class=default_sc, oom_score_adj_clamped=clamped,
-        images=record.mode if record else "stock",
+        images=record.mode if record else "stock", node_access=node_access, cgroup_version=cgroup_version,
+        host_cgroup_version=lab.cluster.host_cgroup_version(),
+        runtime=nodes[0].get("status", {}).get("nodeInfo", {}).get("containerRuntimeVersion", "") if nodes else "",
+        swap_bytes=swap_bytes,
     )
     lab._capabilities = caps
     return caps
 
 
 def requires(lab, nodes: int | None = None, workers: int | None = None, zones: int | None = None,
-             network_policy: bool = False, storage_class: bool = False, min_version: str | None = None) -> Capabilities:
-    """Stop here, with every reason, unless the cluster has what the notebook needs."""
+             network_policy: bool = False, storage_class: bool = False, min_version: str | None = None,
+             node_access: bool = False) -> Capabilities:
+    """Stop here, with every reason, unless the cluster has what the notebook needs.
+
+    node_access=True: the notebook runs commands inside nodes (lab.node(...).sh), stops them or
+    reconfigures them; only clusters kubelab created (kind) allow that.
+    """
     caps = probe(lab)
     missing = []
+    fixes = []
+    if node_access and not caps.node_access:
+        missing.append("node access (it runs commands inside nodes, stops and reconfigures them); "
+                       f"cluster {lab.cluster.name} is reached through a kubeconfig only")
+        fixes.append("run it on a cluster kubelab created: kubelab run NOTEBOOK (without an existing cluster)")
     if nodes and caps.nodes < nodes:
         missing.append(f"{nodes} nodes (the cluster has {caps.nodes})")
     if workers and caps.workers < workers:
@@ -70,11 +107,14 @@ def requires(lab, nodes: int | None = None, workers: int | None = None, zones: i
         missing.append("a default StorageClass")
     if min_version and caps.minor() < int(min_version.lstrip("v").split(".")[1]):
         missing.append(f"Kubernetes {min_version} or newer (the cluster runs {caps.version})")
+    if len(missing) > len(fixes):
+        fixes.append("use the default cluster (clusters/default.yaml): kubelab up --recreate")
     if missing:
-        raise RequirementNotMet("this notebook needs " + "; ".join(missing),
-                                "use the default cluster (clusters/default.yaml): kubelab up --recreate")
+        raise RequirementNotMet("this notebook needs " + "; ".join(missing), "; or ".join(fixes))
     print(f"cluster: Kubernetes {caps.version}, {caps.nodes} nodes ({caps.workers} workers), zones {', '.join(caps.zones)}, "
           f"NetworkPolicy {'enforced' if caps.network_policy else 'not enforced'}, default StorageClass "
           f"{caps.default_storage_class}, images {caps.images}"
+          + (f", cgroup v{caps.cgroup_version}" if caps.cgroup_version else "")
+          + (", no node access (kubeconfig only)" if not caps.node_access else "")
           + (", oom_score_adj clamped at 0 by kubelab's runc shim" if caps.oom_score_adj_clamped else ""))
     return caps

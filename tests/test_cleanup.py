@@ -1,16 +1,21 @@
-"""What a run changes, a run's end undoes: node changes (kubelet configuration, images) and
-namespaces held by finalizers, including objects the library never saw being made."""
+"""What a run changes, a run's end undoes: node changes (stopped nodes and services, kubelet
+configuration, images, cordons and taints), cluster-scoped objects, and namespaces held by
+finalizers, including objects the library never saw being made."""
 
 import json
 import subprocess
+import time
 import uuid
+from pathlib import Path
 
 import pytest
 
 from kubelab import gc
 from kubelab.errors import KubelabError
 from kubelab.lab import Lab, close_run
-from kubelab.node import Node
+from kubelab.node import CONTROLLER_TAINTS, Node
+
+TEST_NOTEBOOKS = Path(__file__).parent / "notebooks"
 
 pytestmark = pytest.mark.cluster
 
@@ -58,3 +63,40 @@ def test_a_kubelet_configuration_the_kubelet_rejects_is_rolled_back(cluster):
         node.reconfigure_kubelet(imageMaximumGCAge="1m")   # below the default minimum age of 2 min
     assert node.changed() == []
     assert node.kubelet_config()["imageMaximumGCAge"] == "0s"
+
+
+def scheduling(cluster) -> dict[str, tuple]:
+    """Each node's schedulability and taints (those the node controller manages aside)."""
+    return {n["metadata"]["name"]: (bool(n["spec"].get("unschedulable")),
+                                    sorted((t["key"], t.get("value"), t["effect"]) for t in n["spec"].get("taints") or []
+                                           if t["key"] not in CONTROLLER_TAINTS))
+            for n in cluster.nodes()}
+
+
+def test_a_notebook_that_fails_after_changing_nodes_leaves_nothing_behind(cluster, tmp_path, monkeypatch):
+    from kubelab import notebooks
+    monkeypatch.setenv("KUBELAB_OUT", str(tmp_path))
+    monkeypatch.setattr(notebooks, "remember", lambda result: None)   # a test notebook has no history to keep
+    worker2 = Node(cluster, f"{cluster.name}-worker2")
+    scheduling_before, images_before = scheduling(cluster), worker2.images()
+    max_age_before = worker2.kubelet_config()["imageMaximumGCAge"]
+
+    path = TEST_NOTEBOOKS / "changes-then-fails.ipynb"
+    result = notebooks.run(notebooks.Notebook(path, json.loads(path.read_text())["metadata"]["kubelab"]), cluster=cluster)
+    assert result.status == "failed" and "fails on purpose" in result.message, result.message
+
+    # It did get as far as stopping worker2 (the last change before it fails):
+    assert "worker2: stopped" in (tmp_path / "changes-then-fails.ipynb").read_text()
+    assert all(cluster.node_status().values()), cluster.node_status()
+    # The node controller lifts its own taints (unschedulable, not-ready) a moment after the spec is back.
+    deadline = time.monotonic() + 60
+    while scheduling(cluster) != scheduling_before and time.monotonic() < deadline:
+        time.sleep(2)
+    assert scheduling(cluster) == scheduling_before
+    assert not any(n["spec"].get("unschedulable") for n in cluster.nodes())
+    assert worker2.kubelet_config()["imageMaximumGCAge"] == max_age_before
+    assert worker2.images() == images_before
+    left = cluster.kubectl("get", "clusterroles", "-l", "kubelab.dev/run-namespace", "-o", "name").split()
+    assert not [name for name in left if "/changes-then-fails-" in name]
+    assert cluster.kubectl("get", "namespaces", "-l", "kubelab.dev/notebook=changes-then-fails", "-o", "name").split() == []
+    assert gc.changed_nodes(cluster) == {}

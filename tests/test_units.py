@@ -161,3 +161,126 @@ def test_one_process_at_a_time_changes_a_cluster(tmp_path, monkeypatch):
                     pass
     with second.locked(wait=False):   # released: now free
         pass
+
+
+# -- cluster backends, node access, CLI errors -----------------------------------------------
+
+def an_existing_cluster(tmp_path, monkeypatch):
+    from kubelab.cluster import ExistingCluster
+    monkeypatch.setenv("KUBELAB_STATE", str(tmp_path / "state"))
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\ncurrent-context: theirs\nclusters: []\ncontexts: []\nusers: []\n")
+    return ExistingCluster(kubeconfig)
+
+
+def test_an_existing_cluster_has_no_node_access_and_says_how_to_get_it(tmp_path, monkeypatch):
+    from kubelab import gc
+    from kubelab.cluster import NodeAccessUnavailable
+    from kubelab.node import Node, restore_nodes
+    cluster = an_existing_cluster(tmp_path, monkeypatch)
+    assert cluster.name == "theirs" and cluster.node_access is False and cluster.record() is None
+    assert cluster.dir.is_relative_to(tmp_path / "state")   # kubectl's cache: kubelab's folder, not ~/.kube
+    assert cluster.kubectl_command("get", "pods")[-4:] == ["--cache-dir", str(cluster.dir / "kube-cache"), "get", "pods"]
+    for attempt in (lambda: cluster.node_exec("n1", ["true"]), lambda: cluster.node_container("n1", "stop"),
+                    lambda: cluster.node_running("n1"), lambda: Node(cluster, "n1").sh("true"),
+                    lambda: Node(cluster, "n1").cordon()):
+        with pytest.raises(NodeAccessUnavailable, match="cluster theirs .*ExistingCluster.* has no node access") as e:
+            attempt()
+        assert "a cluster kubelab created" in e.value.fix
+    # Nothing kubelab could have changed on its nodes: nothing to find or undo, and no error.
+    assert restore_nodes(cluster) == {} and gc.changed_nodes(cluster) == {}
+
+
+def test_an_existing_cluster_that_does_not_answer_is_a_problem_not_a_crash(tmp_path, monkeypatch):
+    cluster = an_existing_cluster(tmp_path, monkeypatch)
+    assert cluster.problem().startswith("not reachable")
+    with pytest.raises(KubelabError, match="using cluster theirs .* failed: not reachable"):
+        cluster.up()
+    with pytest.raises(KubelabError, match="no kubeconfig at"):
+        type(cluster)(tmp_path / "missing")
+    # An empty KUBELAB_CONTEXT means the kubeconfig's current context, not a context named "".
+    assert type(cluster)(cluster.kubeconfig, "").context is None
+
+
+class FakeLab:
+    """What probe() reads of a lab: two workers and a control plane, through an ExistingCluster."""
+
+    def __init__(self, cluster):
+        self.cluster = cluster
+
+    def list(self, kind):
+        if kind == "storageclasses":
+            return []
+        runtime = {"status": {"nodeInfo": {"containerRuntimeVersion": "containerd://2.1"}}}
+        return [{"metadata": {"name": "cp", "labels": {"node-role.kubernetes.io/control-plane": ""}}, **runtime},
+                {"metadata": {"name": "w1", "labels": {}}, **runtime}, {"metadata": {"name": "w2", "labels": {}}, **runtime}]
+
+    def get(self, kind, name, namespace=None):
+        return None
+
+    def server_version(self):
+        return "v1.37.2"
+
+
+def test_requires_node_access_stops_a_notebook_on_a_cluster_without_it(tmp_path, monkeypatch):
+    from kubelab.probes import RequirementNotMet, probe, requires
+    lab = FakeLab(an_existing_cluster(tmp_path, monkeypatch))
+    caps = probe(lab)   # no command runs inside a node: there is no way to
+    assert (caps.node_access, caps.cgroup_version, caps.swap_bytes, caps.oom_score_adj_clamped) == (False, None, None, None)
+    assert caps.runtime == "containerd://2.1" and caps.workers == 2
+    assert requires(lab, nodes=3).nodes == 3
+    with pytest.raises(RequirementNotMet) as e:
+        requires(lab, nodes=3, node_access=True)
+    assert "node access" in e.value.what and "cluster theirs is reached through a kubeconfig only" in e.value.what
+    assert "a cluster kubelab created" in e.value.fix
+
+
+def test_a_kind_cluster_only_reaches_its_own_node_containers(tmp_path, monkeypatch):
+    from kubelab.cluster import KindCluster
+    monkeypatch.setenv("KUBELAB_STATE", str(tmp_path))
+    with pytest.raises(KubelabError, match="'some-other-container' is not a node of cluster kubelab-default"):
+        KindCluster("default").node_exec("some-other-container", ["true"])
+
+
+def test_a_failed_kind_delete_keeps_the_record_and_shows_kinds_output(tmp_path, monkeypatch):
+    from kubelab.cluster import KindCluster
+    monkeypatch.setenv("KUBELAB_STATE", str(tmp_path))
+    fake_kind = tmp_path / "kind"
+    fake_kind.write_text("#!/bin/sh\necho 'ERROR: failed to delete cluster: docker is gone' >&2\nexit 1\n")
+    fake_kind.chmod(0o755)
+    monkeypatch.setenv("KUBELAB_KIND", str(fake_kind))
+    cluster = KindCluster("default", name="kubelab-deltest", images="stock")
+    cluster.dir.mkdir(parents=True)
+    cluster._write_record()
+    with pytest.raises(KubelabError, match="deleting cluster kubelab-deltest failed .*docker is gone"):
+        cluster.down()
+    assert cluster.record() is not None   # so `kubelab down` or `kubelab gc` can try again
+
+
+def test_cli_writes_the_traceback_of_any_error_to_a_log_and_prints_one_message(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("KUBELAB_STATE", str(tmp_path))
+
+    def unexpected(args):
+        raise ValueError("a bug, deep down")
+    monkeypatch.setattr(cli, "cmd_doctor", unexpected)
+    assert cli.main(["doctor"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("kubelab: error: unexpected error while running `kubelab doctor`: ValueError: a bug, deep down")
+    assert "Traceback" not in err and "please report it with the log" in err
+    logs = list((tmp_path / "logs").glob("*-doctor.log"))
+    assert len(logs) == 1 and str(logs[0]) in err
+    assert "Traceback" in logs[0].read_text() and "in unexpected" in logs[0].read_text()
+
+    def understood(args):
+        raise KubelabError("Docker is not running", "start it")
+    monkeypatch.setattr(cli, "cmd_doctor", understood)
+    assert cli.main(["doctor"]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines()[:2] == ["kubelab: error: Docker is not running", "  fix: start it"]
+    assert "Traceback" not in err and len(list((tmp_path / "logs").glob("*-doctor.log"))) == 2
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, "cmd_doctor", interrupted)
+    assert cli.main(["doctor"]) == 130
+    assert capsys.readouterr().err == "kubelab: interrupted\n"

@@ -1,0 +1,87 @@
+"""A cluster kubelab did not create, reached through an ordinary kubeconfig: everything goes
+through that kubeconfig (never written), nothing reaches into nodes, and every notebook either
+passes there or stops saying what the cluster lacks (node access, or nodes).
+
+The "existing" cluster is a one-node kind cluster (clusters/solo.yaml) brought up for this module,
+reached only through a copy of its kubeconfig; it is deleted afterwards unless
+KUBELAB_KEEP_CLUSTERS=1.
+"""
+
+import hashlib
+import os
+import re
+import shutil
+import uuid
+
+import pytest
+
+from kubelab import probes
+from kubelab.cluster import ExistingCluster, KindCluster, NodeAccessUnavailable
+from kubelab.lab import Lab, close_run
+from kubelab.node import Node, restore_nodes
+
+pytestmark = pytest.mark.cluster
+
+
+@pytest.fixture(scope="module")
+def solo(tmp_path_factory):
+    kind_cluster = KindCluster("solo").up()
+    kubeconfig = tmp_path_factory.mktemp("existing") / "kubeconfig"
+    shutil.copy(kind_cluster.kubeconfig, kubeconfig)
+    yield ExistingCluster(kubeconfig)
+    if os.environ.get("KUBELAB_KEEP_CLUSTERS") != "1":
+        kind_cluster.down()
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def namespaces(cluster) -> set[str]:
+    return set(cluster.kubectl("get", "namespaces", "-o", "name").split())
+
+
+def test_an_existing_cluster_is_used_through_its_kubeconfig_only(solo):
+    kubeconfig_before = digest(solo.kubeconfig)
+    assert solo.up() is solo and solo.problem() == ""
+    node = solo.node_names()[0]
+    assert node.endswith("-control-plane") and solo.node_status() == {node: True}
+    # kubectl works (Node.kubelet_config reads /configz through the API server, no node access needed)
+    assert Node(solo, node).kubelet_config()["cgroupDriver"] == "systemd"
+    with pytest.raises(NodeAccessUnavailable, match="has no node access"):
+        Node(solo, node).sh("true")
+    with pytest.raises(NodeAccessUnavailable):
+        Node(solo, node).cordon()
+    assert restore_nodes(solo) == {}
+
+    namespace = f"t-{uuid.uuid4().hex[:8]}"
+    lab = Lab(solo, namespace, notebook="pytest")
+    lab.create_namespace()
+    try:
+        caps = probes.probe(lab)
+        assert caps.node_access is False and caps.nodes == 1 and caps.workers == 0
+        assert caps.cgroup_version is None and caps.swap_bytes is None and caps.oom_score_adj_clamped is None
+        assert caps.runtime.startswith("containerd://")
+        with pytest.raises(probes.RequirementNotMet, match="node access"):
+            probes.requires(lab, node_access=True)
+        lab.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "here"}, "data": {"a": "b"}})
+        assert lab.get("configmap", "here")["data"] == {"a": "b"}
+    finally:
+        close_run(lab, namespace, timeout=60)
+    assert f"namespace/{namespace}" not in namespaces(solo)
+    assert digest(solo.kubeconfig) == kubeconfig_before   # read, never written
+    assert (solo.dir / "kube-cache").exists()   # kubectl's discovery cache: in kubelab's folder, not ~/.kube
+
+
+def test_every_notebook_passes_or_says_what_the_cluster_lacks(solo, tmp_path, monkeypatch):
+    from kubelab import notebooks
+    monkeypatch.setenv("KUBELAB_OUT", str(tmp_path))
+    monkeypatch.setattr(notebooks, "remember", lambda result: None)   # not the notebooks' history on the real cluster
+    before = namespaces(solo)
+    for nb in notebooks.discover():
+        result = notebooks.run(nb, cluster=solo)
+        # solo has one node: notebooks that need more stop for that reason, which is as good.
+        assert result.status == "passed" or (result.status == "not-run" and re.search(r"node access|\d+ (nodes|workers)",
+                                                                                       result.message)), \
+            f"{nb.name}: {result.status}: {result.message}"
+    assert namespaces(solo) == before

@@ -7,26 +7,38 @@ A notebook needs three names:
     kubelab.requires(lab, nodes=3, zones=2)        # stop early if the cluster lacks something
     kubelab.check(cond, "what should hold", obj)   # and expect(obj, "status.phase", "Running")
 
-Everything else is a method of the lab: apply, get, list, delete, patch, wait_*, kubectl,
-node(...).sh, record. Imports are lazy so `import kubelab` stays fast.
+Everything else is a method of the lab: apply, get, list, delete, patch, logs, wait_*, kubectl,
+node(...).sh, record. Also here: the pinned images every cluster has (kubelab.AGNHOST, BUSYBOX,
+PAUSE, KUBERNETES_VERSION), judging objects (is_ready, readiness, terminal_state), and the
+closing table of a notebook (summary_table).
+Imports are lazy so `import kubelab` stays fast.
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["connect", "check", "expect", "expect_error", "requires", "probe", "KubelabError"]
+__all__ = ["connect", "check", "expect", "expect_error", "requires", "probe", "KubelabError", "WaitTimeout",
+           "is_ready", "readiness", "terminal_state", "AGNHOST", "BUSYBOX", "PAUSE", "KUBERNETES_VERSION",
+           "summary_table"]
+
+# name -> the module (relative to kubelab) that defines it; imported on first use.
+_LAZY = {
+    "connect": "lab",
+    "check": "checks", "expect": "checks", "expect_error": "checks", "field": "checks",
+    "requires": "probes", "probe": "probes",
+    "KubelabError": "errors",
+    "WaitTimeout": "waits",
+    "is_ready": "readiness", "readiness": "readiness", "terminal_state": "readiness",
+    "AGNHOST": "pinned", "BUSYBOX": "pinned", "PAUSE": "pinned", "KUBERNETES_VERSION": "pinned",
+    "summary_table": "report",
+}
 
 
 def __getattr__(name):
-    if name == "connect":
-        from .lab import connect
-        return connect
-    if name in ("check", "expect", "expect_error", "field"):
-        from . import checks
-        return getattr(checks, name)
-    if name in ("requires", "probe"):
-        from . import probes
-        return getattr(probes, name)
-    if name == "KubelabError":
-        from .errors import KubelabError
-        return KubelabError
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'kubelab' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_LAZY])

@@ -6,13 +6,18 @@
     apiVersion: apps/v1
     kind: Deployment
     ...''')
-    lab.wait_ready("deployment", "web")
+    lab.wait_ready("deployment", "web")            # watches the object (kubelab.waits)
     pods = lab.list("pods", selector="app=web")
+    lab.logs(pods[0]["metadata"]["name"], tail=20)
     lab.kubectl("get pods -o wide")
     lab.node("worker").sh("iptables-save -t nat | grep KUBE-SVC")
-    lab.close()                                       # the namespace goes, finalizers and all
+    lab.close()                                     # the namespace goes, finalizers and all
 
-Everything runs against the kubelab cluster's own kubeconfig; ~/.kube/config is never used.
+Everything runs against the cluster's own kubeconfig; ~/.kube/config is never used.
+
+The rest of the library is split by concern, and its names are importable from here too:
+kubelab.readiness (is_ready, readiness, terminal_state), kubelab.waits (WaitTimeout, the
+waits), kubelab.namespaces (a run's namespaces and their teardown), kubelab.recorder.
 """
 
 from __future__ import annotations
@@ -20,26 +25,22 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-import time
-import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
 
 import yaml
 
-from .checks import show
-from .cluster import KindCluster
+from . import namespaces, waits
 from .errors import KubelabError
-from .node import Node
-from .progress import Progress
+# Re-exported: notebooks, tests and other modules import these names from kubelab.lab.
+from .namespaces import (MANAGED_BY, RUN_NAMESPACE, begin_namespace_deletion, close_run,  # noqa: F401
+                         delete_namespace, delete_run_objects, new_namespace_name, release_finalizers,
+                         restore_nodes, wait_namespace_gone)
+from .readiness import is_ready, readiness, summarize, terminal_state  # noqa: F401
+from .waits import WaitTimeout  # noqa: F401
 
 FIELD_MANAGER = "kubelab"
-MANAGED_BY = {"app.kubernetes.io/managed-by": "kubelab"}
-
-
-class WaitTimeout(KubelabError, AssertionError):
-    """A wait ran out of time: it says what it waited for and what it saw last."""
 
 
 def parse_manifest(manifest: str | dict | list) -> list[dict]:
@@ -63,7 +64,10 @@ def parse_manifest(manifest: str | dict | list) -> list[dict]:
 
 
 class Lab:
-    def __init__(self, cluster: KindCluster, namespace: str, notebook: str | None = None):
+    """One run on one cluster: `cluster` (anything with kubeconfig, context, name and
+    kubectl_command(*args)) and `namespace`, where namespaced objects go unless told otherwise."""
+
+    def __init__(self, cluster, namespace: str, notebook: str | None = None):
         from kubernetes import config as kube_config
         from kubernetes.dynamic import DynamicClient
 
@@ -77,25 +81,19 @@ class Lab:
 
     # -- the namespace -----------------------------------------------------------------------
 
-    def _run_namespace(self, name: str, labels: dict, quiet: bool) -> None:
-        """A namespace that `kubelab gc` recognises as a run's, and as ended once this process is gone."""
-        self.apply({"apiVersion": "v1", "kind": "Namespace",
-                    "metadata": {"name": name, "labels": {**MANAGED_BY, "kubelab.dev/run": "true", **labels},
-                                 "annotations": {"kubelab.dev/pid": f"{os.uname().nodename}:{os.getpid()}"}}},
-                   quiet=quiet)
-
     def create_namespace(self) -> None:
-        self._run_namespace(self.namespace, {"kubelab.dev/notebook": self.notebook[:63]} if self.notebook else {}, quiet=True)
-        print(f"namespace {self.namespace} on cluster {self.cluster.name} (Kubernetes {self.server_version()})")
+        """Create this run's namespace (labelled so that `kubelab gc` can tell whose it is)."""
+        labels = {namespaces.NOTEBOOK: self.notebook[:63]} if self.notebook else {}
+        namespaces.create_run_namespace(self, self.namespace, labels, quiet=True)
+        print(f"namespace {self.namespace} on cluster {getattr(self.cluster, 'name', '?')} "
+              f"(Kubernetes {self.server_version()})")
 
     def extra_namespace(self, suffix: str) -> str:
         """Another namespace for this run (e.g. to show names in two namespaces); closed with it."""
-        name = f"{self.namespace}-{suffix}"
-        self._run_namespace(name, {"kubelab.dev/parent": self.namespace}, quiet=False)
-        return name
+        return namespaces.create_extra_namespace(self, suffix)
 
     def close(self, timeout: float = 120) -> None:
-        """Delete the namespace (and extra ones) and wait until gone, clearing finalizers that would hold them."""
+        """Undo the run: node changes, its cluster-scoped objects, its namespaces (finalizers and all)."""
         close_run(self, self.namespace, timeout)
 
     def __enter__(self) -> "Lab":
@@ -131,8 +129,23 @@ class Lab:
     def _ns(self, resource, namespace: str | None) -> str | None:
         return (namespace or self.namespace) if resource.namespaced else None
 
+    def _mark_as_the_runs(self, resource, obj: dict, new: bool) -> dict:
+        """A cluster-scoped object the run writes carries the run's namespace as a label, so that
+        closing the run deletes it. An object that existed before the run is left unlabelled:
+        changing it must not make the run delete it."""
+        if resource.namespaced or obj["kind"] == "Namespace":
+            return obj
+        if not new:
+            existing = self.get(f"{obj['apiVersion']}/{obj['kind']}", obj["metadata"]["name"])
+            if existing is not None and (existing["metadata"].get("labels") or {}).get(RUN_NAMESPACE) != self.namespace:
+                return obj
+        metadata = obj.get("metadata") or {}
+        return {**obj, "metadata": {**metadata, "labels": {**(metadata.get("labels") or {}),
+                                                            RUN_NAMESPACE: self.namespace}}}
+
     def apply(self, manifest: str | dict | list, namespace: str | None = None, quiet: bool = False) -> list[dict]:
-        """Server-side apply of YAML text or dicts; namespaced objects go to this lab's namespace."""
+        """Server-side apply of YAML text or dicts; namespaced objects go to this lab's namespace.
+        Cluster-scoped objects it creates are deleted when the run closes."""
         applied = []
         for obj in parse_manifest(manifest):
             resource = self.resource(f"{obj['apiVersion']}/{obj['kind']}")
@@ -140,20 +153,23 @@ class Lab:
             if not name:
                 raise KubelabError(f"{obj['kind']} without metadata.name", "give every object a name")
             ns = self._ns(resource, namespace or obj.get("metadata", {}).get("namespace"))
-            result = self.dynamic.server_side_apply(resource, body=obj, name=name, namespace=ns,
+            body = self._mark_as_the_runs(resource, obj, new=False)
+            result = self.dynamic.server_side_apply(resource, body=body, name=name, namespace=ns,
                                                     field_manager=FIELD_MANAGER, force_conflicts=True)
             applied.append(result.to_dict())
             if not quiet:
                 print(f"applied {obj['kind'].lower()}/{name}" + (f" in {ns}" if ns and ns != self.namespace else ""))
         return applied
 
-    def create(self, manifest: str | dict, namespace: str | None = None) -> dict:
+    def create(self, manifest: str | dict, namespace: str | None = None, quiet: bool = False) -> dict:
         """Create (not apply) one object: fails with the API's error if it exists already."""
         (obj,) = parse_manifest(manifest)
         resource = self.resource(f"{obj['apiVersion']}/{obj['kind']}")
         ns = self._ns(resource, namespace or obj.get("metadata", {}).get("namespace"))
-        result = self.dynamic.create(resource, body=obj, namespace=ns).to_dict()
-        print(f"created {obj['kind'].lower()}/{obj['metadata']['name']}" + (f" in {ns}" if ns else ""))
+        body = self._mark_as_the_runs(resource, obj, new=True)
+        result = self.dynamic.create(resource, body=body, namespace=ns).to_dict()
+        if not quiet:
+            print(f"created {obj['kind'].lower()}/{result['metadata']['name']}" + (f" in {ns}" if ns else ""))
         return result
 
     def http_get(self, path: str, anonymous: bool = False) -> tuple[int, str]:
@@ -163,7 +179,7 @@ class Lab:
         import urllib.request
         url = self.api.configuration.host + path
         if not anonymous:
-            response = self.api.call_api("GET", url)   # the kubeconfig's client certificate
+            response = self.api.call_api("GET", url)   # the kubeconfig's credentials
             response.read()
             return response.status, response.data.decode()
         context = ssl.create_default_context()
@@ -180,16 +196,17 @@ class Lab:
         from kubernetes.dynamic.exceptions import NotFoundError
         resource = self.resource(kind)
         try:
-            return resource_get(self, resource, name, self._ns(resource, namespace))
+            return self.dynamic.get(resource, name=name, namespace=self._ns(resource, namespace)).to_dict()
         except NotFoundError:
             return None
 
     def list(self, kind: str, selector: str | None = None, namespace: str | None = None,
              all_namespaces: bool = False, field_selector: str | None = None) -> list[dict]:
+        """The objects of a kind in this lab's namespace (or `namespace`, or all), each with its kind."""
         resource = self.resource(kind)
         ns = None if all_namespaces else self._ns(resource, namespace)
         result = self.dynamic.get(resource, namespace=ns, label_selector=selector, field_selector=field_selector)
-        return [item.to_dict() for item in result.items]
+        return [waits.complete_item(resource, item) for item in result.to_dict().get("items") or []]
 
     def delete(self, kind: str, name: str, namespace: str | None = None, propagation: str | None = None,
                wait: bool = False, timeout: float = 120) -> None:
@@ -207,12 +224,40 @@ class Lab:
         ns = self._ns(resource, obj["metadata"].get("namespace"))
         return self.dynamic.replace(resource, body=obj, name=obj["metadata"]["name"], namespace=ns).to_dict()
 
-    def patch(self, kind: str, name: str, patch: dict | list, namespace: str | None = None, type: str = "merge") -> dict:
+    def patch(self, kind: str, name: str, patch: dict | list, namespace: str | None = None, type: str = "merge",
+              subresource: str | None = None) -> dict:
+        """Patch an object: type "merge", "json" or "strategic"; subresource "status" changes its status."""
         content_type = {"merge": "application/merge-patch+json", "json": "application/json-patch+json",
                         "strategic": "application/strategic-merge-patch+json"}[type]
         resource = self.resource(kind)
-        return self.dynamic.patch(resource, body=patch, name=name, namespace=self._ns(resource, namespace),
-                                  content_type=content_type).to_dict()
+        ns = self._ns(resource, namespace)
+        if subresource:
+            if subresource not in resource.subresources:
+                raise KubelabError(f"{resource.kind} has no subresource {subresource!r}",
+                                   f"it has: {', '.join(resource.subresources) or 'none'}")
+            resource = resource.subresources[subresource]
+        return self.dynamic.patch(resource, body=patch, name=name, namespace=ns, content_type=content_type).to_dict()
+
+    def logs(self, pod: str, container: str | None = None, previous: bool = False, tail: int | None = None,
+             namespace: str | None = None, quiet: bool = False) -> str:
+        """A container's log (the previous, crashed instance's with previous=True; the last `tail`
+        lines), printed unless quiet."""
+        from kubernetes import client
+        text = client.CoreV1Api(self.api).read_namespaced_pod_log(
+            pod, namespace or self.namespace, container=container, previous=previous, tail_lines=tail)
+        if not quiet:
+            print(text.rstrip())
+        return text
+
+    def internal_ip(self, node_name: str) -> str:
+        """A node's InternalIP: by its full name, or as in lab.node() ('worker')."""
+        node = self.get("v1/Node", node_name) or self.get("v1/Node", f"{getattr(self.cluster, 'name', '')}-{node_name}")
+        if node is None:
+            raise KubelabError(f"no node called {node_name!r}", "lab.nodes() lists them")
+        for address in (node.get("status") or {}).get("addresses") or []:
+            if address.get("type") == "InternalIP":
+                return address["address"]
+        raise KubelabError(f"node {node['metadata']['name']} reports no InternalIP", "see its status.addresses")
 
     def server_version(self) -> str:
         from kubernetes import client
@@ -249,71 +294,61 @@ class Lab:
             process.terminate()
             process.wait(timeout=10)
 
-    def node(self, name: str) -> "Node":
+    def node(self, name: str):
         """A node's container: 'control-plane', 'worker', 'worker2' or the full node name."""
+        from .node import Node
         full = name if name.startswith(self.cluster.name + "-") else f"{self.cluster.name}-{name}"
         return Node(self.cluster, full)
 
     def nodes(self) -> list[dict]:
         return self.list("nodes")
 
-    # -- waiting -----------------------------------------------------------------------------
+    # -- waiting (kubelab.waits) -------------------------------------------------------------
 
-    def wait_for(self, description: str, observe: Callable[[], Any], done: Callable[[Any], bool] = bool,
+    def wait_for(self, description: str, observe: Callable[[], Any], done: Callable[[Any], Any] = bool,
                  status: Callable[[Any], str] | None = None, timeout: float = 120, interval: float = 1.0) -> Any:
-        """Poll observe() until done(result); show progress; on timeout say what was seen last."""
-        progress = Progress(description)
-        deadline = time.monotonic() + timeout
-        last: Any = None
-        while True:
-            try:
-                last = observe()
-                text = status(last) if status else summarize(last)
-                if done(last):
-                    progress.done(text)
-                    return last
-            except KubelabError:
-                raise
-            except Exception as e:  # noqa: BLE001 - a transient API error is shown and retried
-                text = f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
-            progress.update(text)
-            if time.monotonic() > deadline:
-                raise WaitTimeout(f"timed out after {timeout:.0f} s waiting for {description}; last seen: {text}"
-                                  + (f"\n{show(last)}" if isinstance(last, dict) else ""))
-            time.sleep(interval)
+        """Poll observe() until done(result), for what is not one object (node output, lists);
+        API errors in observe are retried, any other error raised at once."""
+        return waits.wait_for(description, observe, done, status, timeout=timeout, interval=interval)
 
     def wait_ready(self, kind: str, name: str, namespace: str | None = None, timeout: float = 120) -> dict:
-        """Ready pods and nodes; rolled-out Deployments, StatefulSets, DaemonSets; complete Jobs."""
-        return self.wait_for(f"{kind}/{name} ready", lambda: self.get(kind, name, namespace), is_ready,
-                             readiness, timeout=timeout)
+        """Ready pods and nodes; rolled-out Deployments, StatefulSets, DaemonSets; complete Jobs; bound PVCs."""
+        return waits.wait_ready(self, kind, name, namespace, timeout)
 
     def wait_deleted(self, kind: str, name: str, namespace: str | None = None, timeout: float = 120) -> None:
-        self.wait_for(f"{kind}/{name} deleted", lambda: self.get(kind, name, namespace), lambda o: o is None,
-                      lambda o: "gone" if o is None else readiness(o), timeout=timeout)
+        """Until the object no longer exists (at once if it never did)."""
+        waits.wait_deleted(self, kind, name, namespace, timeout)
 
     def wait_phase(self, kind: str, name: str, phase: str, namespace: str | None = None, timeout: float = 120) -> dict:
-        return self.wait_for(f"{kind}/{name} in phase {phase}", lambda: self.get(kind, name, namespace),
-                             lambda o: bool(o) and o.get("status", {}).get("phase") == phase, readiness, timeout=timeout)
+        """Until status.phase is `phase` (Pods, PVCs, Namespaces...)."""
+        return waits.wait_phase(self, kind, name, phase, namespace, timeout)
 
-    def wait_until(self, kind: str, name: str, predicate: Callable[[dict], bool], description: str,
+    def wait_until(self, kind: str, name: str, predicate: Callable[[dict], Any], description: str,
                    namespace: str | None = None, timeout: float = 120) -> dict:
-        return self.wait_for(description, lambda: self.get(kind, name, namespace),
-                             lambda o: bool(o) and predicate(o), readiness, timeout=timeout)
+        """Until predicate(object) holds, checked on every change of the object; returns the object."""
+        return waits.wait_until(self, kind, name, predicate, description, namespace, timeout)
 
-    def sample(self, description: str, observe: Callable[[], Any], until: Callable[[list], bool],
+    def wait_terminal(self, kind: str, name: str, namespace: str | None = None,
+                      timeout: float = 120) -> tuple[str, dict]:
+        """Until a Job or Pod ends: ("Complete" or "Failed", job) or ("Succeeded" or "Failed", pod)."""
+        return waits.wait_terminal(self, kind, name, namespace, timeout)
+
+    def sample(self, description: str, observe: Callable[[], Any], until: Callable[[list], Any],
                interval: float = 2.0, timeout: float = 600) -> list[tuple[float, Any]]:
         """Observe every `interval` seconds until `until(samples)`; returns [(seconds, value), ...]."""
-        progress = Progress(description)
-        samples: list[tuple[float, Any]] = []
-        while True:
-            samples.append((round(progress.elapsed(), 1), observe()))
-            if until(samples):
-                progress.done(f"{len(samples)} samples")
-                return samples
-            progress.update(summarize(samples[-1][1]))
-            if progress.elapsed() > timeout:
-                raise WaitTimeout(f"timed out after {timeout:.0f} s sampling {description}; last: {samples[-1][1]}")
-            time.sleep(interval)
+        return waits.sample(description, observe, until, interval=interval, timeout=timeout)
+
+    def sample_in_background(self, description: str, observe: Callable[[], Any], interval: float = 2.0):
+        """Observe every `interval` seconds in the background while the notebook goes on; read it
+        with `.wait_until(...)`, `.first(...)`, `.samples`, `.plot(...)` (see kubelab.sampling)."""
+        from .sampling import Timeline
+        return Timeline(description, observe, interval).start()
+
+    def api_address(self) -> tuple[str, int]:
+        """(host, port) where this notebook reaches the API server (kind maps it to the machine)."""
+        from urllib.parse import urlsplit
+        url = urlsplit(self.api.configuration.host)
+        return url.hostname, url.port or 443
 
     def record(self, *kinds: str, selector: str | None = None, namespace: str | None = None):
         """Watch these kinds in the background and keep a timeline (see kubelab.recorder)."""
@@ -321,158 +356,22 @@ class Lab:
         return Recorder(self, kinds, selector=selector, namespace=namespace)
 
 
-def resource_get(lab: Lab, resource, name: str, namespace: str | None) -> dict:
-    return lab.dynamic.get(resource, name=name, namespace=namespace).to_dict()
-
-
-def is_ready(obj: dict | None) -> bool:
-    if not obj:
-        return False
-    kind, status, spec = obj.get("kind"), obj.get("status") or {}, obj.get("spec") or {}
-    if kind in ("Pod", "Node"):
-        return any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions") or [])
-    if kind in ("Deployment", "StatefulSet", "ReplicaSet"):
-        want = spec.get("replicas", 1)
-        generation_seen = status.get("observedGeneration", 0) >= obj["metadata"].get("generation", 0)
-        updated = status.get("updatedReplicas", want if kind == "ReplicaSet" else 0)
-        return generation_seen and status.get("readyReplicas", 0) == want and updated == want and status.get("replicas", 0) == want
-    if kind == "DaemonSet":
-        want = status.get("desiredNumberScheduled", -1)
-        return want >= 0 and status.get("numberReady") == want and status.get("updatedNumberScheduled") == want
-    if kind == "Job":
-        return any(c["type"] == "Complete" and c["status"] == "True" for c in status.get("conditions") or [])
-    if kind == "PersistentVolumeClaim":
-        return status.get("phase") == "Bound"
-    return True
-
-
-def readiness(obj: dict | None) -> str:
-    """A one-line summary of an object's state, for progress and timeout messages."""
-    if not obj:
-        return "not found"
-    status = obj.get("status") or {}
-    kind = obj.get("kind")
-    if kind == "Pod":
-        waiting = [c["state"]["waiting"].get("reason", "waiting") for c in status.get("containerStatuses") or []
-                   if "waiting" in (c.get("state") or {})]
-        return f"phase {status.get('phase')}" + (f", {', '.join(waiting)}" if waiting else "") + (", ready" if is_ready(obj) else "")
-    if kind in ("Deployment", "StatefulSet", "ReplicaSet"):
-        return (f"{status.get('readyReplicas', 0)}/{(obj.get('spec') or {}).get('replicas', 1)} ready, "
-                f"{status.get('updatedReplicas', 0)} updated")
-    if kind == "DaemonSet":
-        return f"{status.get('numberReady', 0)}/{status.get('desiredNumberScheduled', '?')} ready"
-    if "phase" in status:
-        return f"phase {status['phase']}"
-    conditions = [f"{c['type']}={c['status']}" for c in status.get("conditions") or []]
-    return ", ".join(conditions) or "present"
-
-
-def summarize(value: Any) -> str:
-    if isinstance(value, dict) and "kind" in value:
-        return readiness(value)
-    if isinstance(value, list):
-        return f"{len(value)} item(s)"
-    return str(value)[:120]
-
-
-def delete_namespace(lab: Lab, namespace: str, timeout: float = 120) -> None:
-    """Delete a namespace and wait until it is gone."""
-    if begin_namespace_deletion(lab, namespace):
-        wait_namespace_gone(lab, namespace, timeout)
-
-
-def begin_namespace_deletion(lab: Lab, namespace: str) -> bool:
-    """Delete a namespace; its pods get no grace period (the namespace is throwaway).
-    False if there was no such namespace."""
-    from kubernetes.dynamic.exceptions import NotFoundError
-    try:
-        lab.dynamic.delete(lab.resource("v1/Namespace"), name=namespace)
-    except NotFoundError:
-        return False
-    # A Terminating namespace accepts no new pods, so the controllers cannot replace these.
-    lab.dynamic.delete(lab.resource("v1/Pod"), namespace=namespace, field_selector=f"metadata.namespace={namespace}",
-                       body={"gracePeriodSeconds": 0})
-    return True
-
-
-def wait_namespace_gone(lab: Lab, namespace: str, timeout: float = 120) -> None:
-    """Wait for a Terminating namespace to go, releasing finalizers nobody would ever remove."""
-    deadline = time.monotonic() + timeout
-    progress = Progress(f"namespace {namespace} deleted")
-    while time.monotonic() < deadline:
-        ns = lab.get("v1/Namespace", namespace)
-        if ns is None:
-            progress.done("gone")
-            return
-        conditions = {c["type"]: c for c in (ns.get("status") or {}).get("conditions") or []}
-        if conditions.get("NamespaceFinalizersRemaining", {}).get("status") == "True":
-            release_finalizers(lab, namespace)
-        progress.update("Terminating")
-        time.sleep(1)
-    raise WaitTimeout(f"namespace {namespace} still exists after {timeout:.0f} s",
-                      f"kubectl get namespace {namespace} -o yaml shows what holds it (status.conditions)")
-
-
-def release_finalizers(lab: Lab, namespace: str) -> None:
-    """Clear the finalizers of every object being deleted in the namespace, of any kind: the
-    demo finalizers a notebook set have no controller that would ever remove them."""
-    from kubernetes.dynamic.exceptions import DynamicApiError
-    from kubernetes.dynamic.resource import ResourceList
-    lab.dynamic.resources.invalidate_cache()   # the notebook may have added kinds (CRDs)
-    seen = set()
-    for resource in lab.dynamic.resources.search(namespaced=True):
-        if (isinstance(resource, ResourceList) or "/" in resource.name or (resource.group, resource.name) in seen
-                or not {"list", "patch"} <= set(resource.verbs or [])):
-            continue
-        seen.add((resource.group, resource.name))
-        try:
-            items = lab.dynamic.get(resource, namespace=namespace).to_dict().get("items", [])
-        except DynamicApiError:
-            continue
-        for obj in items:
-            meta = obj["metadata"]
-            if meta.get("finalizers") and meta.get("deletionTimestamp"):
-                lab.dynamic.patch(resource, name=meta["name"], namespace=namespace,
-                                  body={"metadata": {"finalizers": None}}, content_type="application/merge-patch+json")
-                print(f"released the finalizers {meta['finalizers']} of {resource.kind}/{meta['name']}")
-
-
-def close_run(lab: Lab, namespace: str, timeout: float = 120) -> None:
-    """End a run: undo what it changed on nodes, delete its namespace and its extra namespaces."""
-    restore_nodes(lab.cluster)
-    children = [ns["metadata"]["name"] for ns in lab.list("namespaces", selector=f"kubelab.dev/parent={namespace}")]
-    deleting = [name for name in [*children, namespace] if begin_namespace_deletion(lab, name)]
-    for name in deleting:
-        wait_namespace_gone(lab, name, timeout)
-
-
-def restore_nodes(cluster) -> dict[str, list[str]]:
-    """Undo the node changes (kubelet configuration, deleted images) a run made, even one that died."""
-    if not isinstance(cluster, KindCluster):
-        return {}
-    restored = {}
-    for name in cluster.node_names():
-        changed = Node(cluster, name).restore()
-        if changed:
-            restored[name] = changed
-    return restored
-
-
-def new_namespace_name(notebook: str | None) -> str:
-    base = (notebook or "lab").lower()
-    base = "".join(ch if ch.isalnum() else "-" for ch in base).strip("-")[:40] or "lab"
-    return f"{base}-{uuid.uuid4().hex[:6]}"
-
-
 def connect(notebook: str | None = None, config: str | None = None, namespace: str | None = None,
             kubeconfig: str | None = None, context: str | None = None, existing_cluster: bool = False) -> Lab:
     """The default kubelab cluster (created or reused) and a fresh namespace for this run.
 
-    `kubelab run` passes the cluster config and namespace through the environment
-    (KUBELAB_CONFIG, KUBELAB_NAMESPACE); otherwise a new namespace is made. Someone else's
-    cluster (a kubeconfig and context kubelab did not create) is used only with
-    existing_cluster=True: kubelab then creates and deletes its namespace there, nothing else.
+    `kubelab run` passes its choices through the environment: KUBELAB_CONFIG (the cluster
+    config) and KUBELAB_CLUSTER_NAME (when it is not kubelab-<config>), KUBELAB_NAMESPACE, and for a cluster kubelab did not create KUBELAB_KUBECONFIG,
+    KUBELAB_CONTEXT and KUBELAB_EXISTING_CLUSTER=1. Otherwise a new namespace is made. Someone
+    else's cluster (a kubeconfig or context) is used only with existing_cluster=True: kubelab
+    then creates and deletes its namespace and the run's own objects there, nothing else.
     """
+    kubeconfig = kubeconfig or os.environ.get("KUBELAB_KUBECONFIG")
+    context = context or os.environ.get("KUBELAB_CONTEXT")
+    existing_cluster = existing_cluster or os.environ.get("KUBELAB_EXISTING_CLUSTER") == "1"
+    if existing_cluster and not (kubeconfig or context):
+        raise KubelabError("an existing cluster was asked for, but no kubeconfig or context",
+                           "set KUBELAB_KUBECONFIG (and KUBELAB_CONTEXT), or pass kubeconfig=...")
     if kubeconfig or context:
         if not existing_cluster:
             raise KubelabError(f"kubelab only runs notebooks on clusters it created, not on {context or kubeconfig}",
@@ -480,7 +379,9 @@ def connect(notebook: str | None = None, config: str | None = None, namespace: s
         from .cluster import ExistingCluster
         cluster = ExistingCluster(kubeconfig or "~/.kube/config", context)
     else:
-        cluster = KindCluster(config or os.environ.get("KUBELAB_CONFIG") or "default")
+        from .cluster import KindCluster
+        cluster = KindCluster(config or os.environ.get("KUBELAB_CONFIG") or "default",
+                              name=None if config else os.environ.get("KUBELAB_CLUSTER_NAME"))
         if not cluster.healthy():
             cluster.up()
     namespace = namespace or os.environ.get("KUBELAB_NAMESPACE") or new_namespace_name(notebook)

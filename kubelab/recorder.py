@@ -3,17 +3,44 @@
     with lab.record("pods", selector="app=web") as rec:
         lab.delete("pod", victim)
         lab.wait_ready("deployment", "web")
-    rec.table()          # every change: time, event, object, state
-    rec.plot()           # one line per object, coloured by state, over time
-    rec.added()          # names of objects that appeared during the recording
+    rec.table()                      # every change: time, event, object, state
+    rec.plot()                       # one line per object, coloured by state, over time
+    rec.added(), rec.deleted()       # names of objects that appeared / went during the recording
+    rec.first("web-x", "ready")      # the first Event of web-x whose state says "ready"
+    rec.max_at_once("terminating")   # most pods terminating at the same time
+    rec.intervals("web-x", "Pending", "ready")   # seconds from each Pending to the next ready
+
+The record is a list of Events (`rec.events`), one per change of an object's state, in the
+order the API server made the changes. `rec.rows()` gives them as table rows:
+
+    ("   1.23", "MODIFIED", "pod/web-x", "phase Running, ready")
+     seconds since the recording started (7.2f), event, kind/name, state
+
+Events: EXISTING (there when the recording started), ADDED, MODIFIED (only when the state
+changed), DELETED. States are the one-line summaries of kubelab.readiness.readiness:
+
+    pods                    "phase Pending", "phase Pending, ContainerCreating",
+                            "phase Running", "phase Running, ready", "phase Succeeded", "phase Failed"
+    Deployments, ReplicaSets, StatefulSets:  "3/3 ready, 3 updated"
+    DaemonSets              "2/2 ready"
+    Jobs                    "active 1", "Complete", "Failed"
+    other kinds             "phase Bound", "Ready=True", "present"
+    a pod being deleted (it has a deletionTimestamp): "terminating"
+    gone                    "deleted"
+
+Each kind is watched in a thread. A watch that ends (the server ends every watch after a while)
+is resumed from the last change it saw, so nothing is missed; only when the server no longer
+has that point (410 Gone) is the kind listed again, and the differences are recorded as events.
 """
+
+from __future__ import annotations
 
 import threading
 import time
 from dataclasses import dataclass
 
-from .lab import readiness
-
+from .readiness import readiness
+from .waits import WATCH_SECONDS, complete_item, list_and_watch
 
 # The same state has the same colour in every picture.
 STATE_COLOURS = {"phase Pending": "tab:blue", "phase Running": "tab:green", "terminating": "tab:orange",
@@ -26,19 +53,32 @@ class Event:
     type: str         # EXISTING, ADDED, MODIFIED, DELETED
     kind: str
     name: str
-    state: str        # a one-line summary (phase, readiness)
+    state: str        # a one-line summary (phase, readiness), see the module's docstring
+
+
+def state_of(obj: dict) -> str:
+    """An object's state for the record: readiness(), or "terminating" for a pod being deleted."""
+    if obj.get("kind") == "Pod" and (obj.get("metadata") or {}).get("deletionTimestamp"):
+        return "terminating"
+    return readiness(obj)
 
 
 class Recorder:
-    def __init__(self, lab, kinds, selector=None, namespace=None):
+    """A timeline of the objects of some kinds (in the lab's namespace unless `namespace`,
+    matching `selector` if given). Use as a context manager, or start() and stop()."""
+
+    def __init__(self, lab, kinds, selector=None, namespace=None, watch_seconds: float = WATCH_SECONDS):
         self.lab = lab
         self.kinds = kinds
         self.selector = selector
         self.namespace = namespace
+        self.watch_seconds = watch_seconds   # how long one watch request lasts before it is resumed
         self.events: list[Event] = []
+        self.errors: list[str] = []          # API errors met (and recovered from) while watching
         self._last_state: dict[tuple[str, str], str] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._watchers: list = []
         self._lock = threading.Lock()
         self.started = None
         self.stopped = None
@@ -51,44 +91,59 @@ class Recorder:
         self.stop()
 
     def start(self) -> None:
+        """List each kind (EXISTING events) and start watching it; returns once all are listed."""
+        from kubernetes import watch
         self.started = time.monotonic()
         for kind in self.kinds:
             resource = self.lab.resource(kind)
-            ns = self.lab._ns(resource, self.namespace)
-            listing = self.lab.dynamic.get(resource, namespace=ns, label_selector=self.selector)
-            for item in listing.items:
-                self._note("EXISTING", item.to_dict())
-            thread = threading.Thread(target=self._watch, args=(resource, ns, listing.metadata.resourceVersion), daemon=True)
+            namespace = self.lab._ns(resource, self.namespace)
+            # Listed here, not in the thread: what exists when start() returns is EXISTING, and
+            # an error (no such namespace, no permission) is raised to the notebook.
+            listing = self.lab.dynamic.get(resource, namespace=namespace, label_selector=self.selector).to_dict()
+            for obj in listing.get("items") or []:
+                self._note("EXISTING", complete_item(resource, obj))
+            watcher = watch.Watch()
+            changes = list_and_watch(self.lab, resource, namespace, label_selector=self.selector,
+                                     resource_version=listing["metadata"]["resourceVersion"], stop=self._stop,
+                                     watcher=watcher, watch_seconds=self.watch_seconds, on_error=self.errors.append)
+            thread = threading.Thread(target=self._follow, args=(changes, resource.kind), daemon=True,
+                                      name=f"kubelab-record-{resource.name}")
             thread.start()
             self._threads.append(thread)
+            self._watchers.append(watcher)
 
     def stop(self, settle: float = 1.0) -> None:
-        time.sleep(settle)  # let the last events arrive
+        """Stop recording after `settle` seconds (for the last events to arrive)."""
+        time.sleep(settle)
         self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=5)
+        deadline = time.monotonic() + 5
+        for thread, watcher in zip(self._threads, self._watchers):
+            # Closing the watch's connection ends the thread's wait for the next event; repeat
+            # in case a new watch request had just begun.
+            while thread.is_alive() and time.monotonic() < deadline:
+                watcher.stop()
+                thread.join(timeout=0.2)
         self.stopped = time.monotonic()
 
-    def _watch(self, resource, namespace, resource_version) -> None:
-        while not self._stop.is_set():
-            try:
-                for event in self.lab.dynamic.watch(resource, namespace=namespace, label_selector=self.selector,
-                                                    resource_version=resource_version, timeout=2):
-                    obj = event["raw_object"]
-                    resource_version = obj["metadata"].get("resourceVersion", resource_version)
-                    self._note(event["type"], obj)
-                    if self._stop.is_set():
-                        return
-            except Exception:  # noqa: BLE001 - an expired resourceVersion: start from now
-                resource_version = None
-                time.sleep(0.2)
+    def _follow(self, changes, kind: str) -> None:
+        for what, value in changes:
+            if what == "LISTED":          # listed again after 410 Gone: record what changed meanwhile
+                self._reconcile(kind, value)
+            elif what in ("ADDED", "MODIFIED", "DELETED"):
+                self._note(what, value)
+
+    def _reconcile(self, kind: str, items: list[dict]) -> None:
+        present = {(kind, obj["metadata"]["name"]): obj for obj in items}
+        with self._lock:
+            known = {key for key, state in self._last_state.items() if key[0] == kind and state != "deleted"}
+        for key, obj in present.items():
+            self._note("MODIFIED" if key in known else "ADDED", obj)
+        for _, name in known - present.keys():
+            self._note("DELETED", {"kind": kind, "metadata": {"name": name}})
 
     def _note(self, type_: str, obj: dict) -> None:
-        if type_ not in ("EXISTING", "ADDED", "MODIFIED", "DELETED"):
-            return
         kind, name = obj.get("kind", "?"), obj["metadata"]["name"]
-        state = "deleted" if type_ == "DELETED" else ("terminating" if obj["metadata"].get("deletionTimestamp")
-                                                      and kind == "Pod" else readiness(obj))
+        state = "deleted" if type_ == "DELETED" else state_of(obj)
         key = (kind, name)
         with self._lock:
             if type_ == "MODIFIED" and self._last_state.get(key) == state:
@@ -99,6 +154,7 @@ class Recorder:
     # -- reading the record ------------------------------------------------------------------
 
     def names(self, type_: str) -> list[str]:
+        """Names of the objects with an event of this type (EXISTING, ADDED, ...), first seen first."""
         seen: list[str] = []
         for e in self.events:
             if e.type == type_ and e.name not in seen:
@@ -112,12 +168,41 @@ class Recorder:
         return self.names("DELETED")
 
     def first(self, name: str, state_contains: str) -> Event | None:
+        """The first event of `name` whose state contains the text, or None."""
         return next((e for e in self.events if e.name == name and state_contains in e.state), None)
 
+    def max_at_once(self, state_contains: str, kind: str | None = None) -> int:
+        """How many objects (of `kind`, e.g. "Pod", if given) were at the same time in a state
+        containing the text: max_at_once("terminating"), max_at_once("ready", kind="Pod")."""
+        current: dict[tuple[str, str], str] = {}
+        most = 0
+        for e in self.events:
+            if kind and e.kind.lower() != kind.lower():
+                continue
+            current[(e.kind, e.name)] = e.state
+            most = max(most, sum(state_contains in state for state in current.values()))
+        return most
+
+    def intervals(self, name: str, from_state: str, to_state: str) -> list[float]:
+        """Seconds from each time `name` entered a state containing `from_state` to its next state
+        containing `to_state`: intervals("web-x", "Pending", "ready") -> [2.31]."""
+        found, since = [], None
+        for e in self.events:
+            if e.name != name:
+                continue
+            if since is not None and to_state in e.state:
+                found.append(round(e.t - since, 2))
+                since = None
+            elif since is None and from_state in e.state:
+                since = e.t
+        return found
+
     def rows(self) -> list[tuple]:
+        """The events as (t, event, kind/name, state) rows, t formatted as seconds 7.2f."""
         return [(f"{e.t:7.2f}", e.type, f"{e.kind.lower()}/{e.name}", e.state) for e in self.events]
 
     def table(self) -> str:
+        """Print the events as a table (and return its text)."""
         header = ("t (s)", "event", "object", "state")
         rows = [header, *self.rows()]
         widths = [max(len(str(r[i])) for r in rows) for i in range(4)]

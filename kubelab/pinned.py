@@ -1,0 +1,26 @@
+"""The images every kubelab cluster has, by their pinned names (clusters/offline/pins.toml).
+
+Notebooks use these instead of writing tags, so a version change is made in one place and no
+pod ever needs an image the cluster lacks:
+
+    from kubelab import AGNHOST, BUSYBOX
+    lab.apply(f'''... image: {AGNHOST} ...''')      # registry.k8s.io/e2e-test-images/agnhost:2.66.1
+
+AGNHOST: agnhost, Kubernetes' test server (netexec, serve-hostname, liveness, ...).
+BUSYBOX: busybox (sh, wget, nc, sleep...).
+PAUSE: the pause image every pod's sandbox runs.
+KUBERNETES_VERSION: the Kubernetes version the offline build makes, e.g. "v1.37.2".
+"""
+
+from __future__ import annotations
+
+from .offline.pins import load as _load_pins
+
+_pins = _load_pins()
+
+AGNHOST: str = f"registry.k8s.io/e2e-test-images/agnhost:{_pins['agnhost']['version']}"
+BUSYBOX: str = _pins["busybox"]["image"]
+PAUSE: str = f"registry.k8s.io/pause:{_pins['pause']['version']}"
+KUBERNETES_VERSION: str = _pins.kubernetes
+
+__all__ = ["AGNHOST", "BUSYBOX", "PAUSE", "KUBERNETES_VERSION"]

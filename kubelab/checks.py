@@ -1,8 +1,13 @@
 """Checks whose failure shows the expectation and the object it was about.
 
-    check(pod["status"]["phase"] == "Running", "the pod runs", pod)
+    check(pod["status"]["phase"] == "Running", "the pod runs", pod, proves="C-POD-1")
     expect(pod, "status.phase", "Running")            # a field, compared with ==
     expect(pod, "spec.nodeName", lambda n: n != "")   # or with a predicate
+    with expect_error("AlreadyExists", proves="C-INTRO-4"): lab.create(...)
+
+`proves` names the spec IDs (claims C-…, questions Q-…) a check demonstrates: one ID or a list.
+Every check is written to the run's ledger (kubelab.ledger), passed or failed, so `kubelab
+coverage` knows which IDs the last run proved.
 """
 
 from collections.abc import Callable, Iterator
@@ -10,6 +15,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import yaml
+
+from . import ledger
 
 MISSING = object()
 
@@ -60,26 +67,40 @@ def show(obj: Any, limit: int = 60) -> str:
     return "  " + "\n  ".join(lines)
 
 
-def check(condition: Any, what: str, obj: Any = None) -> None:
-    """Assert `condition`; on failure say `what` was expected and show `obj`."""
+def _passed(what: str, ids: list[str], detail: str = "") -> None:
+    ledger.record(what, ids, passed=True)
+    print(f"✓ {what}{detail}" + (f"  [{', '.join(ids)}]" if ids else ""))
+
+
+def _failed(what: str, ids: list[str], message: str) -> ExpectationFailed:
+    ledger.record(what, ids, passed=False)
+    return ExpectationFailed(message + (f"\n(this check proves {', '.join(ids)})" if ids else ""))
+
+
+def check(condition: Any, what: str, obj: Any = None, proves: str | list[str] | None = None) -> None:
+    """Assert `condition`; on failure say `what` was expected and show `obj`.
+    `proves`: the spec ID(s) this check demonstrates (recorded in the run's ledger)."""
+    ids = ledger.ids(proves)
     if not condition:
-        raise ExpectationFailed(f"expected: {what}" + (f"\nobserved:\n{show(obj)}" if obj is not None else ""))
-    print(f"✓ {what}")
+        raise _failed(what, ids, f"expected: {what}" + (f"\nobserved:\n{show(obj)}" if obj is not None else ""))
+    _passed(what, ids)
 
 
-def expect(obj: Any, path: str, wanted: Any | Callable[[Any], bool], what: str | None = None) -> Any:
+def expect(obj: Any, path: str, wanted: Any | Callable[[Any], bool], what: str | None = None,
+           proves: str | list[str] | None = None) -> Any:
     """Check one field of an object against a value (==) or a predicate; return the field's value."""
+    ids = ledger.ids(proves)
     value = field(obj, path)
     ok = wanted(value) if callable(wanted) else value == wanted
     description = what or (f"{path} == {wanted!r}" if not callable(wanted) else f"{path} satisfies the condition")
     if not ok:
-        raise ExpectationFailed(f"expected: {description}\nobserved: {path} = {value!r}\n{show(obj)}")
-    print(f"✓ {description} ({path} = {value!r})" if what else f"✓ {description}")
+        raise _failed(description, ids, f"expected: {description}\nobserved: {path} = {value!r}\n{show(obj)}")
+    _passed(description, ids, f" ({path} = {value!r})" if what else "")
     return value
 
 
 @contextmanager
-def expect_error(*words: str, what: str | None = None) -> Iterator[dict]:
+def expect_error(*words: str, what: str | None = None, proves: str | list[str] | None = None) -> Iterator[dict]:
     """The block must fail with an API error (or kubectl error) whose text contains every word.
 
         with expect_error("AlreadyExists") as error:
@@ -87,6 +108,7 @@ def expect_error(*words: str, what: str | None = None) -> Iterator[dict]:
         error["message"]   # the API's own words
     """
     seen: dict = {}
+    ids = ledger.ids(proves)
     description = what or f"an error mentioning {', '.join(words)}"
     try:
         yield seen
@@ -95,7 +117,7 @@ def expect_error(*words: str, what: str | None = None) -> Iterator[dict]:
         seen.update(type=type(e).__name__, status=getattr(e, "status", None), message=text)
         missing = [w for w in words if w not in text]
         if missing:
-            raise ExpectationFailed(f"expected: {description}\nobserved error (without {missing}): {text[:800]}") from None
-        print(f"✓ {description}: {text.splitlines()[0][:200]}")
+            raise _failed(description, ids, f"expected: {description}\nobserved error (without {missing}): {text[:800]}") from None
+        _passed(description, ids, f": {text.splitlines()[0][:200]}")
         return
-    raise ExpectationFailed(f"expected: {description}\nobserved: no error at all")
+    raise _failed(description, ids, f"expected: {description}\nobserved: no error at all")

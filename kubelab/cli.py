@@ -8,12 +8,15 @@
     kubelab test
     kubelab list
     kubelab gc [--all]
+    kubelab coverage [--json] [--notebook NAME]
 
-Every failure kubelab understands prints one message with its fix and exits non-zero.
+Every failure prints one message (what went wrong, its fix, where its log with the full
+traceback is, under kubelab's state folder) and exits non-zero; Ctrl-C exits 130.
 """
 
 import argparse
 import sys
+from pathlib import Path
 
 from .errors import KubelabError
 
@@ -46,46 +49,71 @@ def cmd_images_build(args) -> int:
 
 
 def report(result) -> None:
-    line = f"{result.notebook}: {result.status} in {result.seconds:.0f} s"
+    line = f"{result.notebook}: {result.status} in {result.seconds:.0f} s, {result.checks_passed} checks passed"
     print(line + (f" ({result.message})" if result.message else ""))
+    for difference in result.stable_differences:
+        print(f"  stable output of cell {difference['cell']} differs from the committed one:\n{difference['detail']}")
     print(f"  executed notebook: {result.output}" + (f"\n  HTML: {result.html}" if result.html else ""))
+
+
+def existing_cluster(args):
+    """The backend for --kubeconfig: someone else's cluster, only with --existing-cluster."""
+    if not getattr(args, "kubeconfig", None):
+        return None
+    from .cluster import ExistingCluster
+    if not args.existing_cluster:
+        raise KubelabError(f"kubelab only runs notebooks on clusters it created, not on {args.kubeconfig}",
+                           "add --existing-cluster to use that cluster anyway (kubelab then works only in namespaces of its own)")
+    return ExistingCluster(args.kubeconfig, args.context)
 
 
 def cmd_run(args) -> int:
     from . import notebooks
     nb = notebooks.find(args.notebook)
     params = notebooks.parse_parameters(nb, args.parameter or [])
-    result = notebooks.run(nb, params, config=args.config)
+    result = notebooks.run(nb, params, cluster=existing_cluster(args), config=args.config, cluster_name=args.cluster_name)
     report(result)
     return 0 if result.status == "passed" else 1
 
 
 def cmd_test(args) -> int:
-    from . import notebooks
-    results = [notebooks.run(nb, config=args.config) for nb in notebooks.discover()]
-    for r in results:
-        report(r)
-    failed = [r for r in results if r.status == "failed"]
-    print(f"{sum(r.status == 'passed' for r in results)} passed, {len(failed)} failed"
-          + (f", {sum(r.status == 'not-run' for r in results)} not run" if any(r.status == "not-run" for r in results) else ""))
-    return 1 if failed or not results else 0
+    from . import notebooks, schedule
+    chosen = [notebooks.find(name) for name in args.notebooks] if args.notebooks else notebooks.discover()
+    outcomes = schedule.run_all(chosen, keep_clusters=args.keep_clusters or None)
+    print(schedule.table(outcomes))
+    bad = [o for o in outcomes if o.status not in ("passed", "not-run") or o.stable_differences]
+    not_run = sum(o.status == "not-run" for o in outcomes)
+    print(f"{len(outcomes) - len(bad) - not_run} passed, {len(bad)} failed" + (f", {not_run} not run" if not_run else ""))
+    return 1 if bad or not outcomes else 0
 
 
 def cmd_list(args) -> int:
-    from . import notebooks
+    from . import notebooks, schedule
     past = notebooks.history()
-    for nb in notebooks.discover():
+    found = notebooks.discover()
+    for nb in found:
         h = past.get(nb.name, {})
         last = f"passed {h['last_passed']} on {h['version']}" if h.get("last_passed") else "never passed"
         needs = ", ".join(f"{k}={v}" for k, v in nb.requires.items()) or "-"
-        answers = ", ".join(nb.answers) or "-"
-        print(f"{nb.name}\n  answers: {answers}\n  requires: {needs}\n  last: {last}")
+        print(f"{nb.name}\n  sections: {', '.join(map(str, nb.sections)) or '-'} ({len(nb.answers)} claims and questions)"
+              f"\n  cluster: {nb.cluster}{', disturbs nodes' if nb.disturbs else ''}; budget {nb.budget_seconds:.0f} s"
+              f"\n  requires: {needs}\n  last: {last}")
+    print(f"all notebooks, each using its whole budget: {schedule.projected_seconds(found) / 60:.1f} min")
     return 0
 
 
 def cmd_gc(args) -> int:
     from .gc import collect
     collect(everything=args.all)
+    return 0
+
+
+def cmd_coverage(args) -> int:
+    import json
+    from . import coverage
+    ledger = coverage.compute()
+    name = coverage.resolve_notebook(args.notebook, ledger.spec) if args.notebook else None
+    print(json.dumps(ledger.to_json(name), ensure_ascii=False, indent=1) if args.json else ledger.render_text(name))
     return 0
 
 
@@ -123,11 +151,17 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="execute one notebook on the cluster (papermill); writes it and an HTML copy to out/")
     run.add_argument("notebook", help="its name or number (e.g. 00)")
     run.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("KEY", "VALUE"), help="set a parameter")
-    run.add_argument("--config", default="default", help="cluster config (default: default)")
+    run.add_argument("--config", help="cluster config (default: the one the notebook declares)")
+    run.add_argument("--cluster-name", help="the kubelab cluster's name (default: kubelab-<config>)")
+    run.add_argument("--kubeconfig", help="run on a cluster kubelab did not create (needs --existing-cluster)")
+    run.add_argument("--context", help="the kubeconfig context to use (with --kubeconfig)")
+    run.add_argument("--existing-cluster", action="store_true",
+                     help="allow --kubeconfig: kubelab then creates and deletes only its own namespaces there")
     run.set_defaults(func=cmd_run)
 
-    test = sub.add_parser("test", help="execute every notebook")
-    test.add_argument("--config", default="default", help="cluster config (default: default)")
+    test = sub.add_parser("test", help="execute every notebook (quiet ones side by side), print a table")
+    test.add_argument("notebooks", nargs="*", help="only these (names or numbers)")
+    test.add_argument("--keep-clusters", action="store_true", help="keep clusters other than the default at the end")
     test.set_defaults(func=cmd_test)
 
     lst = sub.add_parser("list", help="the notebooks, what they answer and need, and when they last passed")
@@ -136,16 +170,58 @@ def parser() -> argparse.ArgumentParser:
     gc = sub.add_parser("gc", help="remove what interrupted runs left: their namespaces, half-made clusters")
     gc.add_argument("--all", action="store_true", help="also delete every cluster kubelab created")
     gc.set_defaults(func=cmd_gc)
+
+    cov = sub.add_parser("coverage", help="which claims and questions the notebooks' last runs proved, per section")
+    cov.add_argument("--json", action="store_true", help="print a JSON list instead: one object per claim or question")
+    cov.add_argument("--notebook", metavar="NAME", help="only this notebook's sections (name or number, e.g. 01)")
+    cov.set_defaults(func=cmd_coverage)
     return p
 
 
+def command_name(args) -> str:
+    """The subcommand as typed, e.g. "up" or "images build"."""
+    return " ".join(part for part in (args.command, getattr(args, "images_command", None)) if part)
+
+
+def write_error_log(command: str, argv: list[str]) -> Path:
+    """The full story of a failure, for whoever reads it later: the command line, versions, the traceback."""
+    import platform
+    import traceback
+    from datetime import datetime, timezone
+
+    from . import __version__
+    from .paths import state_dir
+    now = datetime.now(timezone.utc)
+    logs = state_dir() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    path = logs / f"{now:%Y%m%dT%H%M%S.%fZ}-{command.replace(' ', '-')}.log"
+    path.write_text(f"kubelab {' '.join(argv)}\n{now.isoformat()}\nkubelab {__version__}, Python {platform.python_version()}, "
+                    f"{platform.platform()}\n\n{traceback.format_exc()}")
+    return path
+
+
+def error_message(error: Exception, command: str, log: str) -> str:
+    """One message: what went wrong while doing what, how to fix it, and where the details are."""
+    if isinstance(error, KubelabError):
+        lines = [f"kubelab: error: {error.what}"] + ([f"  fix: {error.fix}"] if error.fix else [])
+        return "\n".join(lines + [f"  details: {log}"])
+    return (f"kubelab: error: unexpected error while running `kubelab {command}`: {type(error).__name__}: {error}\n"
+            f"  fix: this is a bug in kubelab; please report it with the log: {log}")
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except KubelabError as e:
-        print(f"kubelab: error: {e}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("kubelab: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:   # every failure ends as one message; its traceback goes to a log file
+        command = command_name(args)
+        try:
+            log = str(write_error_log(command, argv))
+        except OSError as log_error:
+            log = f"(no log: writing it failed: {log_error})"
+        print(error_message(e, command, log), file=sys.stderr)
+        return 1

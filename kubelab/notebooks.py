@@ -1,21 +1,27 @@
-"""Run the notebooks: papermill executes, kubelab supplies the cluster and a namespace per run.
+"""Run one notebook: papermill executes it once, kubelab supplies the cluster and a namespace.
 
-A notebook declares itself in its metadata:
+A notebook declares itself in its metadata (`metadata.kubelab`):
 
-    "kubelab": {"answers": ["Q-INTRO-1", ...], "claims": ["C-INTRO-1", ...],
-                "requires": {"nodes": 3, "zones": 2}, "title": "..."}
+    {"title": "...", "sections": [1, 2],          # the spec's sections it answers (kubelab/data/spec.json)
+     "cluster": "default",                         # the cluster config it needs (clusters/<name>.yaml)
+     "disturbs": true,                             # stops, reconfigures, taints or cordons nodes
+     "budget_seconds": 600,                        # its time budget; also every cell's timeout
+     "not_demonstrable": {"C-CCM-1": "why"},       # IDs it cannot show, with the reason
+     "requires": {"nodes": 3}}                     # what `kubelab list` shows it needs
 
-`run` writes the executed notebook and an HTML copy under out/, deletes the run's namespace
-whatever happens (failure, Ctrl-C), and remembers when and on which Kubernetes version each
-notebook last passed.
+`run` writes, from that one execution, out/<name>.ipynb, out/<name>.html and out/<name>.run.json
+(status, seconds, Kubernetes version, every check with the IDs it proves, the comparison of the
+stable cells with the committed outputs); it closes the run (namespaces deleted, node changes
+undone) whatever happens: failure, timeout or Ctrl-C.
 """
 
 import ast
 import json
 import os
 import sys
+import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
@@ -24,6 +30,8 @@ from .errors import KubelabError
 from .paths import REPO, state_dir
 
 NOTEBOOKS = REPO / "notebooks"
+DEFAULT_BUDGET = 600
+TIMEOUT_ERROR = "CellTimeout"
 
 
 def out_dir() -> Path:
@@ -42,20 +50,42 @@ class Notebook:
         return self.path.stem
 
     @property
-    def answers(self) -> list[str]:
-        return self.meta.get("answers", [])
+    def sections(self) -> list[int]:
+        return list(self.meta.get("sections", []))
+
+    @property
+    def cluster(self) -> str:
+        return self.meta.get("cluster", "default")
+
+    @property
+    def disturbs(self) -> bool:
+        return bool(self.meta.get("disturbs", False))
+
+    @property
+    def budget_seconds(self) -> float:
+        return float(self.meta.get("budget_seconds", DEFAULT_BUDGET))
+
+    @property
+    def not_demonstrable(self) -> dict[str, str]:
+        return dict(self.meta.get("not_demonstrable", {}))
 
     @property
     def requires(self) -> dict:
         return self.meta.get("requires", {})
 
+    @property
+    def answers(self) -> list[str]:
+        """The spec IDs of its sections (claims and questions)."""
+        from . import spec
+        return [entry.id for entry in spec.load().for_sections(self.sections)]
+
+
+def load(path: Path) -> Notebook:
+    return Notebook(path, json.loads(path.read_text()).get("metadata", {}).get("kubelab", {}))
+
 
 def discover() -> list[Notebook]:
-    found = []
-    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
-        meta = json.loads(path.read_text()).get("metadata", {}).get("kubelab", {})
-        found.append(Notebook(path, meta))
-    return found
+    return [load(path) for path in sorted(NOTEBOOKS.glob("*.ipynb"))]
 
 
 def find(name: str) -> Notebook:
@@ -63,6 +93,8 @@ def find(name: str) -> Notebook:
     for nb in notebooks:
         if name in (nb.name, nb.path.name, str(nb.path)) or nb.name.startswith(name + "-") or nb.name.split("-")[0] == name:
             return nb
+    if Path(name).suffix == ".ipynb" and Path(name).exists():
+        return load(Path(name).resolve())
     known = ", ".join(nb.name for nb in notebooks) or "none"
     raise KubelabError(f"no notebook {name!r} in {NOTEBOOKS}", f"use one of: {known} (or its number, e.g. 00)")
 
@@ -92,57 +124,130 @@ def parse_parameters(nb: Notebook, pairs: list[tuple[str, str]]) -> dict:
 
 
 @dataclass
+class Execution:
+    """How one papermill execution ended."""
+    status: str                 # passed, failed, not-run (the cluster lacks something), timeout
+    message: str = ""
+    cell: int | None = None     # the execution count of the cell that stopped it
+
+
+@dataclass
 class RunResult:
     notebook: str
-    status: str                 # passed, failed, not-run
+    status: str                 # passed, failed, not-run, timeout
     seconds: float
     output: Path
     html: Path | None
     message: str = ""
     version: str = ""
+    cluster: str = ""
+    checks: list[dict] = field(default_factory=list)
+    stable_compared: int = 0
+    stable_differences: list[dict] = field(default_factory=list)
+    budget_seconds: float = DEFAULT_BUDGET
+
+    @property
+    def checks_passed(self) -> int:
+        return sum(1 for c in self.checks if c.get("passed"))
+
+    def record(self) -> dict:
+        data = asdict(self)
+        data.update(output=str(self.output), html=str(self.html) if self.html else None,
+                    finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), checks_passed=self.checks_passed)
+        return data
 
 
-def run(nb: Notebook, parameters: dict | None = None, config: str = "default") -> RunResult:
+def execute(nb: Notebook, output: Path, parameters: dict | None = None, env: dict | None = None,
+            budget: float | None = None) -> Execution:
+    """Execute the notebook once with papermill, every cell bounded by the budget; say how it ended.
+
+    A cell that runs past the budget is interrupted (its `finally` blocks run) and the result says
+    which cell and what it was waiting for (the last progress line kubelab.progress wrote)."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from .lab import Lab, close_run, new_namespace_name
-    from .cluster import KindCluster
-
-    cluster = KindCluster(config)
-    if not cluster.healthy():
-        cluster.up()
-    namespace = new_namespace_name(nb.name)
-    output = out_dir() / f"{nb.name}.ipynb"
-    env_before = {k: os.environ.get(k) for k in ("KUBELAB_NAMESPACE", "KUBELAB_CONFIG", "KUBELAB_PROGRESS")}
-    os.environ.update({"KUBELAB_NAMESPACE": namespace, "KUBELAB_CONFIG": config, "KUBELAB_PROGRESS": "plain"})
-    started = time.monotonic()
-    status, message = "passed", ""
-    print(f"kubelab: running {nb.name} in namespace {namespace} (output: {output})", flush=True)
+    budget = budget or nb.budget_seconds
+    status_file = Path(tempfile.mkstemp(prefix="kubelab-status-")[1])
+    saved = {k: os.environ.get(k) for k in [*(env or {}), "KUBELAB_STATUS", "KUBELAB_PROGRESS"]}
+    os.environ.update({**(env or {}), "KUBELAB_STATUS": str(status_file), "KUBELAB_PROGRESS": "plain"})
     show_cell_output_live()
     try:
         # The kernel's own log is noise here: a warning about TCP on every start, and a traceback
         # from its sockets when Ctrl-C stops a cell. Cell errors still come back through papermill.
-        papermill.execute_notebook(str(nb.path), str(output), parameters=parameters or {}, kernel_name="python3",
-                                   progress_bar=False, log_output=True, cwd=str(NOTEBOOKS),
-                                   extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+        papermill.execute_notebook(
+            str(nb.path), str(output), parameters=parameters or {}, kernel_name="python3", progress_bar=False,
+            log_output=True, cwd=str(nb.path.parent), extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+            execution_timeout=int(budget), interrupt_on_timeout=True,
+            error_on_timeout={"ename": TIMEOUT_ERROR, "evalue": f"the cell ran past the notebook's budget of {budget:.0f} s",
+                              "traceback": []})
+        return Execution("passed")
     except PapermillExecutionError as e:
-        if e.ename == "RequirementNotMet":
-            status, message = "not-run", f"the cluster lacks what it needs: {e.evalue}"
-        else:
-            status, message = "failed", f"cell {e.exec_count}: {e.ename}: {e.evalue}"
+        if e.ename in ("RequirementNotMet", "NodeAccessUnavailable"):
+            return Execution("not-run", f"the cluster lacks what it needs: {e.evalue}", e.exec_count)
+        # The kernel is interrupted at the deadline; its KeyboardInterrupt is what comes back.
+        # (A Ctrl-C of kubelab itself stops papermill here instead, with KeyboardInterrupt.)
+        if e.ename in (TIMEOUT_ERROR, "KeyboardInterrupt"):
+            waiting = status_file.read_text().strip() if status_file.exists() else ""
+            doing = f"waiting for {waiting}" if waiting else f"running `{_first_line(e.source)}`"
+            return Execution("timeout", f"{nb.name}: cell {e.exec_count} ran past the budget of {budget:.0f} s, "
+                             f"{doing}", e.exec_count)
+        return Execution("failed", f"{nb.name}: cell {e.exec_count}: {e.ename}: {e.evalue}", e.exec_count)
     finally:
-        for key, value in env_before.items():
+        for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        lab = Lab(cluster, namespace)
-        close_run(lab, namespace)
+        status_file.unlink(missing_ok=True)
+
+
+def _first_line(source: str) -> str:
+    lines = [line for line in (source or "").splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return lines[0].strip()[:100] if lines else "?"
+
+
+def run(nb: Notebook, parameters: dict | None = None, *, cluster=None, config: str | None = None,
+        cluster_name: str | None = None) -> RunResult:
+    """Run a notebook on a cluster kubelab made (`config`, default: the notebook's own; `cluster_name`,
+    default kubelab-<config>) or on the given backend (e.g. an ExistingCluster), in a fresh
+    namespace; close the run whatever happens."""
+    from .cluster import ExistingCluster, KindCluster
+    from .lab import Lab, close_run, new_namespace_name
+
+    if cluster is None:
+        cluster = KindCluster(config or nb.cluster, name=cluster_name)
+        if not cluster.healthy():
+            cluster.up()
+    namespace = new_namespace_name(nb.name)
+    output = out_dir() / f"{nb.name}.ipynb"
+    ledger_file = out_dir() / f".{nb.name}.ledger.jsonl"
+    ledger_file.unlink(missing_ok=True)
+    env = {"KUBELAB_NAMESPACE": namespace, "KUBELAB_LEDGER": str(ledger_file)}
+    if isinstance(cluster, ExistingCluster):
+        env.update(KUBELAB_EXISTING_CLUSTER="1", KUBELAB_KUBECONFIG=str(cluster.kubeconfig),
+                   KUBELAB_CONTEXT=cluster.context or "")
+    else:
+        env.update(KUBELAB_CONFIG=str(cluster.config_file), KUBELAB_CLUSTER_NAME=cluster.name)
+    print(f"kubelab: running {nb.name} on {cluster.name} in namespace {namespace} "
+          f"(budget {nb.budget_seconds:.0f} s; output: {output})", flush=True)
+    started = time.monotonic()
+    try:
+        ended = execute(nb, output, parameters, env)
+    finally:
+        close_run(Lab(cluster, namespace), namespace)
     seconds = time.monotonic() - started
-    html = write_html(output)
-    version = lab.server_version()
-    result = RunResult(nb.name, status, seconds, output, html, message, version)
+    from . import ledger
+    result = RunResult(nb.name, ended.status, seconds, output, write_html(output), ended.message,
+                       Lab(cluster, namespace).server_version(), cluster.name, ledger.read(ledger_file),
+                       budget_seconds=nb.budget_seconds)
+    ledger_file.unlink(missing_ok=True)
+    if output.exists():
+        import nbformat
+        from . import stable
+        result.stable_compared, differences = stable.compare(nbformat.read(str(nb.path), as_version=4),
+                                                             nbformat.read(str(output), as_version=4))
+        result.stable_differences = [asdict(d) for d in differences]
+    (out_dir() / f"{nb.name}.run.json").write_text(json.dumps(result.record(), indent=1, ensure_ascii=False))
     remember(result)
     return result
 
@@ -169,6 +274,12 @@ def write_html(notebook_path: Path) -> Path | None:
     html = notebook_path.with_suffix(".html")
     html.write_text(body)
     return html
+
+
+def last_run(name: str) -> dict | None:
+    """The record of a notebook's last run (out/<name>.run.json), if any."""
+    path = out_dir() / f"{name}.run.json"
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def results_file() -> Path:

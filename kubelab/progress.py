@@ -2,6 +2,9 @@
 
 Plain lines are printed only when what is being waited for changes, so an executed notebook or
 a CI log shows the story (waiting for X... X done) without thousands of spinner frames.
+
+Under `kubelab run` the current wait is also written to the file named by KUBELAB_STATUS, so a
+cell that runs past the notebook's budget can be reported with what it was waiting for.
 """
 
 import os
@@ -28,6 +31,7 @@ class Progress:
         self.started = time.monotonic()
         self._last = None
         self._widget = None
+        self._note("starting")
         if _in_live_jupyter():
             try:
                 import ipywidgets
@@ -37,10 +41,20 @@ class Progress:
             except ImportError:
                 self._widget = None
 
+    def _note(self, status: str | None) -> None:
+        path = os.environ.get("KUBELAB_STATUS")
+        if path:
+            try:
+                with open(path, "w") as f:
+                    f.write(f"{self.title} (after {self.elapsed():.0f} s; last seen: {status})" if status else "")
+            except OSError:
+                pass   # the status is a courtesy for timeout messages, never a reason to fail
+
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
     def update(self, status: str) -> None:
+        self._note(status)
         if self._widget is not None:
             self._widget.value = f"⏳ {self.title} ({self.elapsed():.0f} s): {status}"
         elif status != self._last:
@@ -48,6 +62,7 @@ class Progress:
         self._last = status
 
     def done(self, status: str = "done") -> None:
+        self._note(None)
         line = f"✓ {self.title}: {status} ({self.elapsed():.1f} s)"
         if self._widget is not None:
             self._widget.value = line

@@ -21,3 +21,66 @@ def namespace(cluster):
     cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
+
+# -- the notebooks run in the background while the other tests run ------------------------------
+#
+# The scheduler (kubelab.schedule) starts once collection is done, so the notebooks' minutes of
+# waiting (a node failure takes six) overlap the unit and cluster tests. Tests that disturb the
+# default cluster are marked `disturbs` and wait until the notebooks that share it are done.
+
+NOTEBOOK_RUN = None
+
+
+def _runs_notebooks(item) -> bool:
+    return "runs" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests without a cluster first, then the cluster's quiet tests, then the ones that disturb it,
+    then the notebooks' verdicts (which wait for the notebooks)."""
+    def rank(item):
+        if _runs_notebooks(item):
+            return 3
+        if item.get_closest_marker("disturbs"):
+            return 2
+        return 1 if item.get_closest_marker("cluster") else 0
+    items.sort(key=rank)
+
+
+def pytest_collection_finish(session):
+    global NOTEBOOK_RUN
+    if session.config.option.collectonly or not any(_runs_notebooks(item) for item in session.items):
+        return
+    from kubelab import notebooks, schedule
+    NOTEBOOK_RUN = schedule.Run(notebooks.discover())
+
+
+@pytest.fixture(scope="session")
+def runs(cluster) -> dict:
+    """Every notebook's outcome, by name (the scheduler started after collection)."""
+    outcomes = NOTEBOOK_RUN.wait()
+    return {o.notebook: o for o in outcomes}
+
+
+@pytest.fixture(autouse=True)
+def _alone_on_the_default_cluster(request):
+    """A test marked `disturbs` (it stops, reconfigures or taints nodes) waits until no notebook
+    runs on the default cluster."""
+    if request.node.get_closest_marker("disturbs") and NOTEBOOK_RUN is not None:
+        NOTEBOOK_RUN.wait_for_cluster("kubelab-default")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """After the tests: the notebooks' table and the coverage totals, when notebooks ran."""
+    if NOTEBOOK_RUN is None or not NOTEBOOK_RUN.outcomes:
+        return
+    from kubelab import coverage, notebooks, schedule
+    terminalreporter.section("notebooks")
+    terminalreporter.write_line(schedule.table(NOTEBOOK_RUN.outcomes))
+    terminalreporter.write_line(f"(also in {notebooks.out_dir() / 'summary.json'})")
+    terminalreporter.section("coverage of the spec")
+    terminalreporter.write_line(coverage.compute().totals_line())
+
+
+# api_lab and control_plane: a real API server without nodes (tests/apiserver.py).
+pytest_plugins = ["apiserver"]

@@ -247,6 +247,7 @@ spec:
     cluster.kubectl("delete", "pod", "missing", "-n", namespace, "--wait=false")
 
 
+@pytest.mark.disturbs
 def test_worker_pods_run_again_after_docker_restart(cluster, namespace):
     worker = f"{cluster.name}-worker"
     apply(cluster, namespace, server("web", zone=node_zone(cluster, worker)))

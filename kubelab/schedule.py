@@ -1,0 +1,164 @@
+"""Run many notebooks in as little time as their needs allow (`make test`, `kubelab test`).
+
+Notebooks are grouped by the cluster config they declare (`metadata.kubelab.cluster`). For each
+config there are up to two lanes, and all lanes run at the same time:
+
+- the quiet lane, on the config's cluster (`kubelab-<config>`): the notebooks that disturb
+  nothing run side by side, each in its own namespace and its own `kubelab run` process;
+- the disturbing lane: notebooks that stop, reconfigure, taint or cordon nodes run one at a
+  time, alone on a cluster. When the config also has quiet notebooks, that is a second cluster of
+  the same config (`kubelab-<config>-alone`), so the quiet ones need not wait for them.
+
+Each cluster is brought up once; clusters other than `kubelab-default` are removed at the end
+unless asked to keep them (`keep_clusters`, KUBELAB_KEEP_CLUSTERS=1). The result is a table
+(notebook, cluster, seconds, checks passed, status), also written to out/summary.json.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from .notebooks import Notebook, last_run, out_dir
+
+DEFAULT_CONFIG = "default"
+ALONE_SUFFIX = "-alone"
+
+
+@dataclass
+class Outcome:
+    notebook: str
+    cluster: str
+    seconds: float
+    checks_passed: int
+    status: str            # passed, failed, not-run, timeout, crashed (the run process itself died)
+    message: str = ""
+    stable_differences: int = 0
+
+
+@dataclass
+class Lane:
+    config: str
+    cluster: str                         # the kind cluster's name
+    batches: list[list[Notebook]]        # notebooks of a batch run together; batches one after another
+    done: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def notebooks(self) -> list[Notebook]:
+        return [nb for batch in self.batches for nb in batch]
+
+
+def plan(notebooks: list[Notebook]) -> list[Lane]:
+    """The lanes: the default config's first, its quiet lane before its disturbing one."""
+    configs: dict[str, list[Notebook]] = {}
+    for nb in notebooks:
+        configs.setdefault(nb.cluster, []).append(nb)
+    lanes = []
+    for config in sorted(configs, key=lambda c: (c != DEFAULT_CONFIG, c)):
+        quiet = [nb for nb in configs[config] if not nb.disturbs]
+        loud = [nb for nb in configs[config] if nb.disturbs]
+        name = f"kubelab-{config}"
+        if quiet:
+            lanes.append(Lane(config, name, [quiet]))
+        if loud:
+            lanes.append(Lane(config, name + ALONE_SUFFIX if quiet else name, [[nb] for nb in loud]))
+    return lanes
+
+
+def projected_seconds(notebooks: list[Notebook]) -> float:
+    """Wall time if every notebook used its whole budget: the longest lane (lanes run together)."""
+    return max((sum(max(nb.budget_seconds for nb in batch) for batch in lane.batches) for lane in plan(notebooks)),
+               default=0.0)
+
+
+class Run:
+    """Notebooks running in the background, lane by lane: `wait_for_cluster(name)` returns once
+    every lane on that cluster has finished; `wait()` returns every outcome."""
+
+    def __init__(self, notebooks: list[Notebook], keep_clusters: bool | None = None):
+        self.lanes = plan(notebooks)
+        self.keep = keep_clusters if keep_clusters is not None else os.environ.get("KUBELAB_KEEP_CLUSTERS") == "1"
+        self.outcomes: list[Outcome] = []
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=max(len(self.lanes), 1), thread_name_prefix="lane")
+        self._futures = [self._pool.submit(self._run_lane, lane) for lane in self.lanes]
+
+    def _run_lane(self, lane: Lane) -> None:
+        from .cluster import KindCluster
+        try:
+            cluster = KindCluster(lane.config, name=lane.cluster)
+            cluster.up()
+            try:
+                for batch in lane.batches:
+                    with ThreadPoolExecutor(max_workers=len(batch)) as pool:
+                        results = list(pool.map(lambda nb: run_in_process(nb, lane, tagged=len(self.lanes) + len(batch) > 2),
+                                                batch))
+                    with self._lock:
+                        self.outcomes += results
+            finally:
+                if lane.cluster != f"kubelab-{DEFAULT_CONFIG}" and not self.keep:
+                    print(f"kubelab: removing cluster {lane.cluster} (KUBELAB_KEEP_CLUSTERS=1 keeps it)", flush=True)
+                    cluster.down(quiet=True)
+        finally:
+            lane.done.set()
+
+    def wait_for_cluster(self, name: str) -> None:
+        for lane in self.lanes:
+            if lane.cluster == name:
+                lane.done.wait()
+
+    def wait(self) -> list[Outcome]:
+        for future in self._futures:
+            future.result()   # a lane that could not even start its cluster raises here
+        self._pool.shutdown()
+        order = {nb.name: i for i, nb in enumerate(nb for lane in self.lanes for nb in lane.notebooks)}
+        self.outcomes.sort(key=lambda o: order.get(o.notebook, 0))
+        write_summary(self.outcomes)
+        return self.outcomes
+
+
+def run_all(notebooks: list[Notebook], keep_clusters: bool | None = None) -> list[Outcome]:
+    return Run(notebooks, keep_clusters).wait()
+
+
+_print_lock = threading.Lock()
+
+
+def run_in_process(nb: Notebook, lane: Lane, tagged: bool = False) -> Outcome:
+    """`kubelab run` in a process of its own (its environment, its kernel, its Ctrl-C handling);
+    its output is passed through, each line marked with the notebook's number when runs overlap."""
+    tag = f"[{nb.name.split('-')[0]}] " if tagged else ""
+    started = time.monotonic()
+    before = (last_run(nb.name) or {}).get("finished")
+    process = subprocess.Popen([sys.executable, "-m", "kubelab", "run", str(nb.path), "--config", lane.config,
+                                "--cluster-name", lane.cluster],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    for line in process.stdout:
+        with _print_lock:
+            sys.stdout.write(tag + line)
+            sys.stdout.flush()
+    process.wait()
+    record = last_run(nb.name) or {}
+    if not record or record.get("finished") == before:
+        return Outcome(nb.name, lane.cluster, time.monotonic() - started, 0, "crashed",
+                       f"`kubelab run {nb.name}` exited {process.returncode} without a result")
+    return Outcome(nb.name, record.get("cluster", lane.cluster), record["seconds"], record.get("checks_passed", 0),
+                   record["status"], record.get("message", ""), len(record.get("stable_differences", [])))
+
+
+def table(outcomes: list[Outcome]) -> str:
+    rows = [("notebook", "cluster", "seconds", "checks passed", "status")]
+    rows += [(o.notebook, o.cluster, f"{o.seconds:.0f}", str(o.checks_passed),
+              o.status + (f" ({o.stable_differences} stable cells differ)" if o.stable_differences else ""))
+             for o in outcomes]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+def write_summary(outcomes: list[Outcome]) -> None:
+    path = out_dir() / "summary.json"
+    path.write_text(json.dumps([o.__dict__ for o in outcomes], indent=1, ensure_ascii=False))

@@ -1,0 +1,96 @@
+"""The notebook runner's parts that need no cluster: one execution and how it ended (passed,
+failed, not run, past its budget), the ledger of checks, the stable-output comparison, the plan."""
+
+import nbformat
+import pytest
+
+from kubelab import ledger, notebooks, schedule, stable
+
+
+def notebook(tmp_path, *sources: str, meta: dict | None = None, name: str = "sample") -> notebooks.Notebook:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    nb.metadata["kubelab"] = meta or {}
+    path = tmp_path / f"{name}.ipynb"
+    nbformat.write(nb, str(path))
+    return notebooks.load(path)
+
+
+def test_a_cell_past_the_budget_fails_with_the_cell_and_what_it_waited_for(tmp_path):
+    nb = notebook(tmp_path, "x = 1",
+                  "import time\nfrom kubelab.progress import Progress\n"
+                  "wait = Progress('the moon to rise')\nwait.update('below the horizon')\ntime.sleep(60)",
+                  "print('never')", meta={"budget_seconds": 4})
+    ended = notebooks.execute(nb, tmp_path / "out.ipynb")
+    assert ended.status == "timeout" and ended.cell == 2, ended
+    assert "sample: cell 2 ran past the budget of 4 s" in ended.message, ended.message
+    assert "the moon to rise" in ended.message and "below the horizon" in ended.message, ended.message
+    executed = nbformat.read(str(tmp_path / "out.ipynb"), as_version=4)
+    code = [c for c in executed.cells if c.cell_type == "code"]
+    assert not code[2].outputs, "no cell runs after the one that timed out"
+
+
+def test_a_cell_with_no_wait_in_progress_says_what_it_was_running(tmp_path):
+    nb = notebook(tmp_path, "import time\ntime.sleep(60)", meta={"budget_seconds": 3})
+    ended = notebooks.execute(nb, tmp_path / "out.ipynb")
+    assert ended.status == "timeout" and "running `import time`" in ended.message, ended.message
+
+
+def test_requirement_not_met_is_not_run_and_an_error_is_failed(tmp_path):
+    missing = notebook(tmp_path, "from kubelab.probes import RequirementNotMet\nraise RequirementNotMet('3 nodes')",
+                       name="needs")
+    ended = notebooks.execute(missing, tmp_path / "a.ipynb")
+    assert ended.status == "not-run" and "3 nodes" in ended.message
+    broken = notebook(tmp_path, "1 / 0", name="broken")
+    ended = notebooks.execute(broken, tmp_path / "b.ipynb")
+    assert ended.status == "failed" and "broken: cell 1: ZeroDivisionError" in ended.message
+
+
+def test_checks_are_written_to_the_ledger_with_what_they_prove(tmp_path):
+    nb = notebook(tmp_path, "from kubelab import check\ncheck(1 + 1 == 2, 'sums work', proves='C-INTRO-1')\n"
+                            "check(True, 'no proof named')")
+    path = tmp_path / "ledger.jsonl"
+    assert notebooks.execute(nb, tmp_path / "out.ipynb", env={"KUBELAB_LEDGER": str(path)}).status == "passed"
+    assert ledger.read(path) == [{"what": "sums work", "proves": ["C-INTRO-1"], "passed": True},
+                                 {"what": "no proof named", "proves": [], "passed": True}]
+
+
+def test_a_malformed_or_unknown_id_fails_at_once():
+    with pytest.raises(ValueError, match="not a spec ID"):
+        ledger.ids("ARCH-2")
+    with pytest.raises(ValueError, match="the spec does not have"):
+        ledger.ids(["C-ARCH-2", "C-ARCH-999"])
+
+
+def stable_notebook(text: str, run: bool = True) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint('x')", execution_count=1 if run else None)
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+    other = nbformat.v4.new_code_cell("print(time.time())", execution_count=2)
+    other.outputs = [nbformat.v4.new_output("stream", name="stdout", text="123.4\n")]
+    nb.cells = [cell, other]
+    return nb
+
+
+def test_stable_cells_are_compared_by_nbvals_rules():
+    assert stable.compare(stable_notebook("x\n"), stable_notebook("x\n")) == (1, [])
+    compared, differences = stable.compare(stable_notebook("x\n"), stable_notebook("y\n"))
+    assert compared == 1 and differences[0].cell == 1 and "y" in differences[0].detail
+    # an unmarked cell's output may change; a stable cell never run in the committed copy is not compared
+    assert stable.compare(stable_notebook("x\n", run=False), stable_notebook("y\n")) == (0, [])
+
+
+def test_the_plan_runs_quiet_notebooks_together_and_disturbing_ones_alone_on_a_second_cluster(tmp_path):
+    quiet_a = notebook(tmp_path, "", meta={"budget_seconds": 100}, name="00-a")
+    quiet_b = notebook(tmp_path, "", meta={"budget_seconds": 200}, name="02-b")
+    loud = notebook(tmp_path, "", meta={"disturbs": True, "budget_seconds": 500}, name="01-c")
+    louder = notebook(tmp_path, "", meta={"disturbs": True, "budget_seconds": 300}, name="03-e")
+    other = notebook(tmp_path, "", meta={"cluster": "solo", "disturbs": True, "budget_seconds": 60}, name="09-d")
+    lanes = schedule.plan([quiet_a, loud, quiet_b, other, louder])
+    assert [(lane.config, lane.cluster, [[nb.name for nb in batch] for batch in lane.batches]) for lane in lanes] == [
+        ("default", "kubelab-default", [["00-a", "02-b"]]),
+        ("default", "kubelab-default-alone", [["01-c"], ["03-e"]]),
+        ("solo", "kubelab-solo", [["09-d"]]),   # no quiet notebook needs that config: its own cluster will do
+    ]
+    assert schedule.projected_seconds([quiet_a, loud, quiet_b, other, louder]) == 500 + 300

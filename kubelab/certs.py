@@ -46,3 +46,26 @@ def read(pem: str | bytes) -> Certificate:
 def from_base64(data: str) -> str:
     """certificate-authority-data in a kubeconfig is base64 of the PEM text."""
     return base64.b64decode(data).decode()
+
+
+@dataclass(frozen=True)
+class Verification:
+    trusted: bool
+    detail: str          # the certificate's subject when trusted, the TLS error when not
+
+
+def verify_server(host: str, port: int, ca_pem: str, server_name: str, timeout: float = 10) -> Verification:
+    """Connect to a TLS server and verify its certificate the way a client holding `ca_pem` does:
+    signed by that CA and issued for `server_name` (the name the client dials). This is the check
+    a node's kubelet makes of the API server with the CA in its kubelet.conf."""
+    import socket
+    import ssl
+
+    context = ssl.create_default_context(cadata=ca_pem)   # only this CA, not the host's bundle
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as raw:
+            with context.wrap_socket(raw, server_hostname=server_name) as tls:
+                subject = dict(item[0] for item in tls.getpeercert()["subject"])
+                return Verification(True, f"CN={subject.get('commonName')}")
+    except ssl.SSLCertVerificationError as e:
+        return Verification(False, e.verify_message or str(e))

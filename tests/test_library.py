@@ -96,3 +96,107 @@ def test_someone_elses_cluster_needs_an_explicit_yes(tmp_path):
     with pytest.raises(KubelabError, match="only runs notebooks on clusters it created") as failure:
         kubelab.connect(kubeconfig=str(config), context="production")
     assert "existing_cluster=True" in failure.value.fix
+
+
+# -- facts a notebook must probe, with the branches tested on recorded probe results ------------
+
+def test_cgroup_version_and_the_files_each_version_has():
+    from kubelab import cgroups
+    assert cgroups.version_of("cgroup2fs\n") == 2 and cgroups.version_of("tmpfs") == 1
+    with pytest.raises(ValueError, match="neither"):
+        cgroups.version_of("ext4")
+    # what a v1 node (this project's CI hosts) and a v2 node (most laptops) show for one container
+    recorded_v1 = {("memory", "memory.limit_in_bytes"): "134217728", ("cpu", "cpu.cfs_quota_us"): "50000",
+                   ("cpu", "cpu.cfs_period_us"): "100000", ("cpu", "cpu.shares"): "256"}
+    recorded_v2_old_runc = {("", "memory.max"): "134217728", ("", "cpu.max"): "50000 100000", ("", "cpu.weight"): "10"}
+    recorded_v2_new_runc = {**recorded_v2_old_runc, ("", "cpu.weight"): "35"}
+    for version, recorded in ((1, recorded_v1), (2, recorded_v2_old_runc), (2, recorded_v2_new_runc)):
+        wanted = cgroups.expected_files(version, cpu_request="250m", cpu_limit="500m", memory_limit="128Mi")
+        assert set(wanted) == set(recorded)
+        assert all(recorded[key] in acceptable for key, acceptable in wanted.items()), (version, recorded)
+    assert cgroups.weights(1024) == {"39", "100"}   # 1 CPU: the old and the new conversion
+
+
+def test_allocated_resources_are_read_from_describe_node():
+    from kubelab import describe
+    text = """Non-terminated Pods:          (3 in total)
+Allocated resources:
+  (Total limits may be over 100 percent, i.e., overcommitted.)
+  Resource           Requests    Limits
+  --------           --------    ------
+  cpu                350m (17%)  600m (30%)
+  memory             114Mi (0%)  454Mi (1%)
+  ephemeral-storage  0 (0%)      0 (0%)
+  hugepages-2Mi      0 (0%)      0 (0%)
+Events:              <none>
+"""
+    table = describe.allocated(text)
+    assert table["cpu"] == describe.Allocation("350m", "600m") and table["memory"].limits == "454Mi"
+    assert set(table) == {"cpu", "memory", "ephemeral-storage", "hugepages-2Mi"}
+    with pytest.raises(ValueError, match="Allocated resources"):
+        describe.allocated("Name: x\n")
+
+
+def test_a_background_timeline_samples_and_surfaces_the_notebooks_own_errors():
+    import itertools
+
+    from kubelab.sampling import Timeline
+    counter = itertools.count()
+    with Timeline("a counter", lambda: next(counter), interval=0.05) as timeline:
+        t, value = timeline.wait_until(lambda v: v >= 3, "the counter to reach 3", timeout=5)
+    assert value == 3 and timeline.first(lambda v: v >= 2) <= t
+    fig = timeline.plot({"parity": lambda v: "even" if v % 2 == 0 else "odd"}, marks={"start": 0})
+    assert fig.axes[0].get_yticklabels()[0].get_text() == "parity"
+
+    def broken():
+        raise KeyError("a bug in the notebook's own code")
+    with Timeline("a broken observer", broken, interval=0.05) as timeline:
+        with pytest.raises(KeyError):
+            timeline.wait_until(lambda v: True, "anything", timeout=5)
+
+
+def test_the_summary_table_needs_measured_rows(capsys):
+    from kubelab.report import build_table, summary_table
+    table = build_table([("Q-ARCH-4", "50 s, then 300 s", "Unknown after 46 s")])
+    assert table.rows[0][0].startswith("Q-ARCH-4 What is the real timeline")
+    assert "| Q-ARCH-4" in table._repr_markdown_()
+    with pytest.raises(ValueError, match="non-empty"):
+        build_table([("Q-ARCH-4", "", "x")])
+    summary_table([("Q-GC-2", "no container uses it", "3 in-use images kept")])
+    assert "3 in-use images kept" in capsys.readouterr().out
+
+
+def test_swap_follows_what_the_machine_has():
+    from kubelab import swap
+    assert swap.device_bytes("Filename\tType\tSize\tUsed\tPriority\n") == 0      # this project's CI hosts
+    laptop = "Filename\tType\tSize\tUsed\tPriority\n/swapfile file 2097148 0 -2\n/dev/zram0 partition 1048572 0 100\n"
+    assert swap.device_bytes(laptop) == (2097148 + 1048572) * 1024
+    assert swap.expected_outcome(1) == "refused" and swap.expected_outcome(2) == "accepted"
+
+
+class RecordedNode:
+    """A node whose kubelet answers as recorded on a cgroup v1 host (refuses) or a v2 host (accepts)."""
+    def __init__(self, accepts: bool):
+        self.accepts, self.config, self.restored = accepts, {"failSwapOn": False}, False
+
+    def reconfigure_kubelet(self, **fields):
+        from kubelab.errors import KubelabError
+        if not self.accepts:
+            raise KubelabError("the kubelet on w did not start with {...}: swap feature is enabled and LimitedSwap "
+                               "but it is only supported with cgroupv2")
+        self.config = {**self.config, **fields}
+
+    def kubelet_config(self):
+        return self.config
+
+    def restore(self):
+        self.restored = True
+
+
+def test_limited_swap_trial_on_recorded_kubelets():
+    from kubelab import swap
+    refused = swap.try_limited_swap(RecordedNode(accepts=False))
+    assert refused.outcome == swap.expected_outcome(1) and swap.REFUSAL_ON_CGROUP_V1 in refused.message
+    node = RecordedNode(accepts=True)
+    accepted = swap.try_limited_swap(node)
+    assert accepted.outcome == swap.expected_outcome(2) and accepted.swap_behavior == "LimitedSwap" and node.restored

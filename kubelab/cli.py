@@ -15,6 +15,7 @@ traceback is, under kubelab's state folder) and exits non-zero; Ctrl-C exits 130
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -217,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kubelab: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`kubelab coverage | head`): not an error. Python would complain
+        # again when it flushes stdout at exit, so point stdout at nothing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as e:   # every failure ends as one message; its traceback goes to a log file
         command = command_name(args)
         try:

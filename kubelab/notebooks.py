@@ -258,11 +258,17 @@ def show_cell_output_live() -> None:
     logger = logging.getLogger("papermill")
     if not any(getattr(h, "kubelab", False) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setFormatter(OneLineEach())
         handler.kubelab = True
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
+
+
+class OneLineEach:
+    """A cell's output already ends with a newline; papermill's own messages do not."""
+    def format(self, record) -> str:
+        return record.getMessage().rstrip("\n")
 
 
 def write_html(notebook_path: Path) -> Path | None:

@@ -89,7 +89,8 @@ class Timeline:
                 if done(value):
                     progress.done(f"at {t:.0f} s")
                     return t, value
-                progress.update(status(value) if status else f"{len(self.samples)} samples")
+                # Plain progress prints a line whenever the status changes: by default it does not.
+                progress.update(status(value) if status else "sampling")
             if time.monotonic() > deadline:
                 last = self.samples[-1][1] if self.samples else None
                 raise WaitTimeout(f"timed out after {timeout:.0f} s waiting for {description}; last sample: {last}")
@@ -101,34 +102,43 @@ class Timeline:
     def last(self) -> Any:
         return self.samples[-1][1] if self.samples else None
 
-    def plot(self, rows: dict[str, Callable[[Any], str]], title: str | None = None, marks: dict[str, float] | None = None):
+    def plot(self, rows: dict[str, Callable[[Any], str]], title: str | None = None, marks: dict[str, float] | None = None,
+             origin: float = 0.0, origin_label: str = "the start", colours: dict[str, str] | None = None):
         """One row per label; each row's segments coloured by the state its function reads from a
-        sample. `marks` draws labelled vertical lines (e.g. {"docker stop": 0})."""
+        sample (the same state has the same colour in every row). Times are shown from `origin`
+        (e.g. the moment a node was stopped); `marks` draws labelled vertical lines at such times."""
         import matplotlib.pyplot as plt
 
         if not self.samples:
             raise ValueError(f"no samples of {self.description} to plot")
         end = self.samples[-1][0] + self.interval
-        states = sorted({str(read(v)) for read in rows.values() for _, v in self.samples})
-        palette = dict(zip(states, (plt.cm.tab20.colors * 3)[:len(states)]))
-        fig, ax = plt.subplots(figsize=(11, 0.6 + 0.5 * len(rows)))
+        states = list(dict.fromkeys(str(read(v)) for read in rows.values() for _, v in self.samples))
+        spare = iter(plt.cm.tab20.colors * 3)
+        palette = {state: (colours or {}).get(state) or STATE_COLOURS.get(state) or next(spare) for state in states}
+        fig, ax = plt.subplots(figsize=(11, 0.8 + 0.5 * len(rows)))
         labelled = set()
         for row, (label, read) in enumerate(rows.items()):
             segment_start, current = self.samples[0][0], str(read(self.samples[0][1]))
             for t, value in [*self.samples[1:], (end, None)]:
                 state = str(read(value)) if value is not None else None
                 if state != current:
-                    ax.barh(row, t - segment_start, left=segment_start, color=palette[current], edgecolor="white",
+                    ax.barh(row, t - segment_start, left=segment_start - origin, color=palette[current], edgecolor="white",
                             label=current if current not in labelled else None)
                     labelled.add(current)
                     segment_start, current = t, state
         for name, t in (marks or {}).items():
-            ax.axvline(t, color="black", linewidth=0.8, linestyle="--")
-            ax.text(t, -0.6, f" {name}", fontsize="small", va="bottom")
+            ax.axvline(t - origin, color="black", linewidth=0.8, linestyle="--")
+            ax.text(t - origin, len(rows) - 0.45, f" {name}", fontsize="small", va="top")
         ax.set_yticks(range(len(rows)), list(rows))
         ax.invert_yaxis()
-        ax.set_xlabel("seconds")
+        ax.set_xlabel(f"seconds after {origin_label}")
         ax.set_title(title or self.description)
         ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small", frameon=False)
         fig.tight_layout()
         return fig
+
+
+# Words that mean the same in every picture: healthy green, lost red or orange, nothing grey.
+STATE_COLOURS = {"True": "tab:green", "running": "tab:green", "Running": "tab:green", "ready": "tab:green",
+                 "False": "tab:red", "Unknown": "tab:orange", "evicted": "dimgray", "deleted": "dimgray",
+                 "none": "gainsboro", "Pending": "tab:blue"}

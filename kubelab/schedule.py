@@ -27,6 +27,9 @@ from .notebooks import Notebook, last_run, out_dir
 
 DEFAULT_CONFIG = "default"
 ALONE_SUFFIX = "-alone"
+# Quiet notebooks mostly wait on their cluster, but each has a kernel and a kubectl or two: on a
+# two-core machine, three at a time keeps the waits honest (KUBELAB_PARALLEL changes it).
+PARALLEL = int(os.environ.get("KUBELAB_PARALLEL", "3"))
 
 
 @dataclass
@@ -69,10 +72,13 @@ def plan(notebooks: list[Notebook]) -> list[Lane]:
     return lanes
 
 
-def projected_seconds(notebooks: list[Notebook]) -> float:
-    """Wall time if every notebook used its whole budget: the longest lane (lanes run together)."""
-    return max((sum(max(nb.budget_seconds for nb in batch) for batch in lane.batches) for lane in plan(notebooks)),
-               default=0.0)
+def projected_seconds(notebooks: list[Notebook], parallel: int = PARALLEL) -> float:
+    """Wall time if every notebook used its whole budget: the longest lane (lanes run together);
+    a batch takes its longest budget, or its budgets shared among `parallel` runs if that is more."""
+    def batch_seconds(batch):
+        budgets = [nb.budget_seconds for nb in batch]
+        return max(max(budgets), sum(budgets) / parallel)
+    return max((sum(batch_seconds(batch) for batch in lane.batches) for lane in plan(notebooks)), default=0.0)
 
 
 class Run:
@@ -94,7 +100,7 @@ class Run:
             cluster.up()
             try:
                 for batch in lane.batches:
-                    with ThreadPoolExecutor(max_workers=len(batch)) as pool:
+                    with ThreadPoolExecutor(max_workers=min(len(batch), PARALLEL)) as pool:
                         results = list(pool.map(lambda nb: run_in_process(nb, lane, tagged=len(self.lanes) + len(batch) > 2),
                                                 batch))
                     with self._lock:

@@ -20,6 +20,7 @@ TEST_NOTEBOOKS = Path(__file__).parent / "notebooks"
 pytestmark = pytest.mark.cluster
 
 
+@pytest.mark.disturbs
 def test_node_changes_are_undone_by_gc_after_the_run_is_gone(cluster):
     node = Node(cluster, f"{cluster.name}-worker2")
     images_before = node.images()
@@ -57,6 +58,7 @@ def test_closing_a_run_releases_finalizers_of_objects_made_behind_the_library(cl
     assert lab.get("v1/Namespace", namespace) is None
 
 
+@pytest.mark.disturbs
 def test_a_kubelet_configuration_the_kubelet_rejects_is_rolled_back(cluster):
     node = Node(cluster, f"{cluster.name}-worker")
     with pytest.raises(KubelabError, match="imageMaximumGCAge 1m0s must be greater than imageMinimumGCAge"):
@@ -73,6 +75,7 @@ def scheduling(cluster) -> dict[str, tuple]:
             for n in cluster.nodes()}
 
 
+@pytest.mark.disturbs
 def test_a_notebook_that_fails_after_changing_nodes_leaves_nothing_behind(cluster, tmp_path, monkeypatch):
     from kubelab import notebooks
     monkeypatch.setenv("KUBELAB_OUT", str(tmp_path))

@@ -94,3 +94,6 @@ def test_the_plan_runs_quiet_notebooks_together_and_disturbing_ones_alone_on_a_s
         ("solo", "kubelab-solo", [["09-d"]]),   # no quiet notebook needs that config: its own cluster will do
     ]
     assert schedule.projected_seconds([quiet_a, loud, quiet_b, other, louder]) == 500 + 300
+    # six quiet notebooks of 100 s, three at a time: 200 s
+    many = [notebook(tmp_path, "", meta={"budget_seconds": 100}, name=f"1{i}-q") for i in range(6)]
+    assert schedule.projected_seconds(many, parallel=3) == 200

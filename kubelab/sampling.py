@@ -113,7 +113,7 @@ class Timeline:
             raise ValueError(f"no samples of {self.description} to plot")
         end = self.samples[-1][0] + self.interval
         states = list(dict.fromkeys(str(read(v)) for read in rows.values() for _, v in self.samples))
-        spare = iter(plt.cm.tab20.colors * 3)
+        spare = iter(plt.cm.tab20b.colors * 3)   # apart from the named colours below (tab10)
         palette = {state: (colours or {}).get(state) or STATE_COLOURS.get(state) or next(spare) for state in states}
         fig, ax = plt.subplots(figsize=(11, 0.8 + 0.5 * len(rows)))
         labelled = set()

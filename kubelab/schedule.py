@@ -10,8 +10,10 @@ config there are up to two lanes, and all lanes run at the same time:
   the same config (`kubelab-<config>-alone`), so the quiet ones need not wait for them.
 
 Each cluster is brought up once; clusters other than `kubelab-default` are removed at the end
-unless asked to keep them (`keep_clusters`, KUBELAB_KEEP_CLUSTERS=1). The result is a table
-(notebook, cluster, seconds, checks passed, status), also written to out/summary.json.
+unless asked to keep them (`keep_clusters`, KUBELAB_KEEP_CLUSTERS=1). Each run's whole output is
+kept in out/<notebook>.log; `echo` gets a line when a lane or a notebook starts and ends (and,
+with `stream=True`, every line of output, marked with the notebook's number). The result is a
+table (notebook, cluster, seconds, checks passed, status), also written to out/summary.json.
 """
 
 import json
@@ -20,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -85,8 +88,10 @@ class Run:
     """Notebooks running in the background, lane by lane: `wait_for_cluster(name)` returns once
     every lane on that cluster has finished; `wait()` returns every outcome."""
 
-    def __init__(self, notebooks: list[Notebook], keep_clusters: bool | None = None):
+    def __init__(self, notebooks: list[Notebook], keep_clusters: bool | None = None,
+                 echo: Callable[[str], None] = print, stream: bool = False):
         self.lanes = plan(notebooks)
+        self.echo, self.stream = echo, stream
         self.keep = keep_clusters if keep_clusters is not None else os.environ.get("KUBELAB_KEEP_CLUSTERS") == "1"
         self.outcomes: list[Outcome] = []
         self._lock = threading.Lock()
@@ -97,20 +102,31 @@ class Run:
         from .cluster import KindCluster
         try:
             cluster = KindCluster(lane.config, name=lane.cluster)
+            self.echo(f"kubelab: {lane.cluster}: bringing it up for {', '.join(nb.name for nb in lane.notebooks)}")
+            started = time.monotonic()
             cluster.up()
+            self.echo(f"kubelab: {lane.cluster}: up after {time.monotonic() - started:.0f} s")
             try:
                 for batch in lane.batches:
                     with ThreadPoolExecutor(max_workers=min(len(batch), PARALLEL)) as pool:
-                        results = list(pool.map(lambda nb: run_in_process(nb, lane, tagged=len(self.lanes) + len(batch) > 2),
-                                                batch))
+                        results = list(pool.map(lambda nb: self._run(nb, lane), batch))
                     with self._lock:
                         self.outcomes += results
             finally:
                 if lane.cluster != f"kubelab-{DEFAULT_CONFIG}" and not self.keep:
-                    print(f"kubelab: removing cluster {lane.cluster} (KUBELAB_KEEP_CLUSTERS=1 keeps it)", flush=True)
+                    self.echo(f"kubelab: {lane.cluster}: removing it (KUBELAB_KEEP_CLUSTERS=1 keeps it)")
                     cluster.down(quiet=True)
         finally:
             lane.done.set()
+
+    def _run(self, nb: Notebook, lane: Lane) -> Outcome:
+        self.echo(f"kubelab: {nb.name}: running on {lane.cluster} (budget {nb.budget_seconds:.0f} s; "
+                  f"output in {out_dir() / (nb.name + '.log')})")
+        tag = f"[{nb.name.split('-')[0]}] "
+        outcome = run_in_process(nb, lane, on_line=(lambda line: self.echo(tag + line)) if self.stream else None)
+        self.echo(f"kubelab: {nb.name}: {outcome.status} in {outcome.seconds:.0f} s, {outcome.checks_passed} checks passed"
+                  + (f" ({outcome.message})" if outcome.message else ""))
+        return outcome
 
     def wait_for_cluster(self, name: str) -> None:
         for lane in self.lanes:
@@ -127,26 +143,32 @@ class Run:
         return self.outcomes
 
 
-def run_all(notebooks: list[Notebook], keep_clusters: bool | None = None) -> list[Outcome]:
-    return Run(notebooks, keep_clusters).wait()
+def run_all(notebooks: list[Notebook], keep_clusters: bool | None = None, stream: bool = True) -> list[Outcome]:
+    return Run(notebooks, keep_clusters, echo=_print_line, stream=stream).wait()
 
 
 _print_lock = threading.Lock()
 
 
-def run_in_process(nb: Notebook, lane: Lane, tagged: bool = False) -> Outcome:
+def _print_line(line: str) -> None:
+    with _print_lock:
+        print(line.rstrip("\n"), flush=True)
+
+
+def run_in_process(nb: Notebook, lane: Lane, on_line: Callable[[str], None] | None = None) -> Outcome:
     """`kubelab run` in a process of its own (its environment, its kernel, its Ctrl-C handling);
-    its output is passed through, each line marked with the notebook's number when runs overlap."""
-    tag = f"[{nb.name.split('-')[0]}] " if tagged else ""
+    its output goes to out/<notebook>.log, and to `on_line` line by line if given."""
     started = time.monotonic()
     before = (last_run(nb.name) or {}).get("finished")
     process = subprocess.Popen([sys.executable, "-m", "kubelab", "run", str(nb.path), "--config", lane.config,
                                 "--cluster-name", lane.cluster],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
-    for line in process.stdout:
-        with _print_lock:
-            sys.stdout.write(tag + line)
-            sys.stdout.flush()
+    with open(out_dir() / f"{nb.name}.log", "w") as log:
+        for line in process.stdout:
+            log.write(line)
+            log.flush()
+            if on_line:
+                on_line(line)
     process.wait()
     record = last_run(nb.name) or {}
     if not record or record.get("finished") == before:

@@ -52,7 +52,20 @@ def pytest_collection_finish(session):
     if session.config.option.collectonly or not any(_runs_notebooks(item) for item in session.items):
         return
     from kubelab import notebooks, schedule
-    NOTEBOOK_RUN = schedule.Run(notebooks.discover())
+    NOTEBOOK_RUN = schedule.Run(notebooks.discover(), echo=_around_capture(session.config))
+
+
+def _around_capture(config):
+    """A line on the terminal while pytest captures the tests' output: the notebooks' progress."""
+    import threading
+    terminal = config.pluginmanager.getplugin("terminalreporter")
+    capture = config.pluginmanager.getplugin("capturemanager")
+    lock = threading.Lock()
+
+    def echo(line: str) -> None:
+        with lock, capture.global_and_fixture_disabled():
+            terminal.write_line(line.rstrip("\n"))
+    return echo
 
 
 @pytest.fixture(scope="session")

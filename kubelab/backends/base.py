@@ -165,6 +165,6 @@ class ClusterBackend(ABC):
 
 
 def node_ready(node: dict) -> bool:
-    """Whether a Node object's Ready condition is True."""
-    ready = [c for c in node.get("status", {}).get("conditions", []) if c["type"] == "Ready"]
-    return bool(ready and ready[0]["status"] == "True")
+    """Whether a Node object's Ready condition is True (readiness lives in kubelab.readiness)."""
+    from ..readiness import is_ready
+    return is_ready(node)

@@ -123,6 +123,12 @@ class Node:
         containers = json.loads(self.sh("crictl ps -a -o json"))["containers"]
         return {c["imageRef"] for c in containers}
 
+    def unused_images(self) -> dict[str, str]:
+        """{reference: image ID} of the images the kubelet's GC may remove: no container uses them
+        and the runtime does not pin them."""
+        spared = self.images_in_use() | self.pinned_images()
+        return {name: image for name, image in self.images().items() if image not in spared}
+
     def journal(self, unit: str, since: float, grep: str = "") -> list[tuple[float, str]]:
         """Lines a systemd unit (e.g. 'kubelet') logged since a Unix time, as (Unix time, text)."""
         since_text = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(since))

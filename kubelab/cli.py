@@ -42,7 +42,13 @@ def cmd_doctor(args) -> int:
 
 def cmd_images_build(args) -> int:
     from .host import require_docker
-    from .offline.build import build
+    from .offline.build import build, listing
+    if args.list:
+        rows = [("component", "kind", "what", "state"), *listing()]
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        for row in rows:
+            print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        return 0
     require_docker()
     image = build(force_node=args.force_node)
     print(image)
@@ -147,6 +153,7 @@ def parser() -> argparse.ArgumentParser:
     images_sub = images.add_subparsers(dest="images_command", required=True, metavar="ACTION")
     build = images_sub.add_parser("build", help="build kind, Kubernetes and the node image from Go modules and Debian packages")
     build.add_argument("--force-node", action="store_true", help="rebuild the node image even if it is up to date")
+    build.add_argument("--list", action="store_true", help="list the components, their versions and which are cached; build nothing")
     build.set_defaults(func=cmd_images_build)
 
     run = sub.add_parser("run", help="execute one notebook on the cluster (papermill); writes it and an HTML copy to out/")

@@ -18,9 +18,9 @@ from .offline.pins import load as _load_pins
 
 _pins = _load_pins()
 
-AGNHOST: str = f"registry.k8s.io/e2e-test-images/agnhost:{_pins['agnhost']['version']}"
-BUSYBOX: str = _pins["busybox"]["image"]
-PAUSE: str = f"registry.k8s.io/pause:{_pins['pause']['version']}"
+AGNHOST: str = _pins.image("agnhost")
+BUSYBOX: str = _pins.image("busybox")
+PAUSE: str = _pins.image("pause")
 KUBERNETES_VERSION: str = _pins.kubernetes
 
 __all__ = ["AGNHOST", "BUSYBOX", "PAUSE", "KUBERNETES_VERSION"]

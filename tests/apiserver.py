@@ -29,15 +29,10 @@ SERVICE_RANGE = "10.96.0.0/16"
 
 def binaries() -> tuple[Path, Path] | None:
     """(kubernetes bin folder, etcd bin folder) of a finished offline build, or None."""
-    from kubelab.offline.build import build_etcd, build_kubernetes, cache_dir
-    from kubelab.offline.pins import load
-    from kubelab.offline.steps import StepRunner
-    pins = load()
-    runner = StepRunner(cache_dir(), echo=lambda text: None)
-    kubernetes = runner.result_dir(*build_kubernetes(pins)[:2]) / "bin"
-    etcd = runner.result_dir(*build_etcd(pins)[:2]) / "bin"
-    needed = [kubernetes / "kube-apiserver", kubernetes / "kube-controller-manager", etcd / "etcd"]
-    return (kubernetes, etcd) if all(p.exists() for p in needed) else None
+    from kubelab.offline.build import built_binary
+    found = [built_binary("kubernetes", "kube-apiserver"), built_binary("kubernetes", "kube-controller-manager"),
+             built_binary("etcd", "etcd")]
+    return (found[0].parent, found[2].parent) if all(found) else None
 
 
 def free_port() -> int:

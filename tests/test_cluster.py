@@ -19,8 +19,8 @@ from kube_helpers import apply, pods, wait_for
 pytestmark = pytest.mark.cluster
 
 PINS = load_pins()
-BUSYBOX = PINS["busybox"]["image"]
-AGNHOST = f"registry.k8s.io/e2e-test-images/agnhost:{PINS['agnhost']['version']}"
+BUSYBOX = PINS.image("busybox")
+AGNHOST = PINS.image("agnhost")
 ZONES = ("zone-a", "zone-b")
 
 

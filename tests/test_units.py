@@ -14,7 +14,7 @@ from kubelab.doctor import run_checks
 from kubelab.errors import KubelabError
 from kubelab.images import choose
 from kubelab.offline import oci
-from kubelab.offline.build import Rootfs
+from kubelab.offline.debian import Rootfs
 from kubelab.offline.steps import StepRunner
 
 
@@ -139,15 +139,94 @@ def test_doctor_prints_each_problem_with_its_fix(capsys):
     assert "ok       fine: all good" in out and "PROBLEM  thing: the thing is off" in out and "fix: turn it on" in out
 
 
-def test_every_pin_used_by_the_build_is_in_pins_toml():
+def test_the_pins_describe_every_component_and_the_kubernetes_module_matches():
     from kubelab.offline.pins import load
     pins = load()
-    for section in ("kind", "kubernetes", "etcd", "coredns", "pause", "crictl", "agnhost",
-                    "local_path_provisioner", "kindnetd", "busybox", "debian"):
-        assert section in pins.raw, section
+    kinds = {name: c.kind for name, c in pins.components.items()}
+    assert {k for k in kinds.values()} == {"go", "debian", "image", "node"}
+    assert {"kubernetes", "etcd", "coredns", "crictl", "kind", "local-path-provisioner"} <= {n for n, k in kinds.items() if k == "go"}
     assert pins.staging_version == "v0." + pins.kubernetes.split(".", 1)[1]
     go_mod = (Path(__file__).parent.parent / "clusters/offline/go/go.mod").read_text()
     assert f"k8s.io/kubernetes {pins.kubernetes}" in go_mod and f"k8s.io/api => k8s.io/api {pins.staging_version}" in go_mod
+
+
+def test_a_bad_block_is_refused_with_its_name(tmp_path):
+    from kubelab.offline.pins import load
+    bad = tmp_path / "pins.toml"
+    bad.write_text('[thing]\nkind = "image"\nname = "example.com/thing:latest"\n')
+    with pytest.raises(KubelabError, match=r"\[thing\] uses the tag 'latest'"):
+        load(bad)
+    bad.write_text('[thing]\nkind = "image"\nname = "example.com/thing:1"\nfiles = {"x" = "nowhere:x"}\n')
+    with pytest.raises(KubelabError, match="takes 'nowhere:x' from 'nowhere', which is not a go component"):
+        load(bad)
+    bad.write_text('[thing]\nkind = "rpm"\n')
+    with pytest.raises(KubelabError, match="use one of: go, debian, image, node"):
+        load(bad)
+
+
+def test_editing_one_block_rebuilds_that_step_and_what_depends_on_it_only():
+    import copy
+    import dataclasses
+
+    from kubelab.offline import build
+    from kubelab.offline.pins import load
+    pins = load()
+    before = {name: p.key for name, p in build.plan(pins, goarch="amd64").items()}
+    edited = copy.deepcopy(pins.raw)
+    edited["coredns"]["version"] = "v1.14.7"
+    after = {name: p.key for name, p in build.plan(dataclasses.replace(pins, raw=edited), goarch="amd64").items()}
+    changed = sorted(name for name in before if before[name] != after[name])
+    assert changed == ["coredns", "coredns-image", "node"], changed
+    # an image's own block: that image and the node
+    edited = copy.deepcopy(pins.raw)
+    edited["busybox"]["cmd"] = ["/bin/sh"]
+    after = {name: p.key for name, p in build.plan(dataclasses.replace(pins, raw=edited), goarch="amd64").items()}
+    assert sorted(name for name in before if before[name] != after[name]) == ["busybox", "node"]
+    # another architecture: every Go step and everything made of them, the rootfs aside
+    other = {name: p.key for name, p in build.plan(pins, goarch="arm64").items()}
+    assert before["rootfs"] == other["rootfs"] and before["kubernetes"] != other["kubernetes"]
+
+
+def test_every_image_a_manifest_or_notebook_names_is_a_pinned_component():
+    import re
+
+    from kubelab.offline.pins import load
+    pins = load()
+    pinned = set(pins.images().values())
+    repo = Path(__file__).parent.parent
+    named = set()
+    texts = [p.read_text(errors="replace") for p in (repo / "clusters").rglob("*")
+             if p.is_file() and p.suffix in (".yaml", ".yml", ".toml", ".json") and p.name != "pins.toml"]
+    texts += [p.read_text() for p in (repo / "notebooks").glob("*.ipynb")]
+    texts += [p.read_text() for p in (repo / "tests").rglob("*.py")]
+    reference = re.compile(r"\b((?:registry\.k8s\.io|docker\.io)/[a-z0-9./_-]+:[A-Za-z0-9._-]+)")
+    for text in texts:
+        named |= set(reference.findall(text))
+    named = {n for n in named if "kubelab-no-such-image" not in n}   # the test of a missing image
+    assert named, "the scan found image references"
+    assert named <= pinned, f"images named but not pinned: {sorted(named - pinned)}"
+    placeholders = {m for p in (repo / "clusters/offline/node").rglob("*") if p.is_file()
+                    for m in re.findall(r"@IMAGE:([a-z0-9-]+)@", p.read_text(errors="replace"))}
+    assert placeholders and all(pins.image(c) for c in placeholders)
+
+
+def test_go_components_build_for_another_architecture(tmp_path):
+    """Nothing hard-codes amd64: the pause command, built for arm64 by the go step kind."""
+    from kubelab.offline import gobuild
+    from kubelab.offline.pins import load
+    from kubelab.offline.steps import StepRunner
+    pins = load()
+    component = pins.components["kubelab-commands"]
+    runner = StepRunner(tmp_path, echo=lambda s: None)
+    arm = dataclasses_replace(component, packages=["./cmd/pause"])
+    result = runner.run("pause-arm64", "0123456789abcdef", lambda step: gobuild.build(step, arm, pins, "arm64"))
+    assert gobuild.elf_machine(result / "bin" / "pause") == "arm64"
+    assert gobuild.host_arch() in ("amd64", "arm64")
+
+
+def dataclasses_replace(component, **fields):
+    import dataclasses
+    return dataclasses.replace(component, block={**component.block, **fields})
 
 
 def test_one_process_at_a_time_changes_a_cluster(tmp_path, monkeypatch):

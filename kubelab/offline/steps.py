@@ -41,30 +41,44 @@ class StepFailed(KubelabError):
 
 
 class Step:
-    """One running step: its log, and commands whose output goes to that log."""
+    """One running step: its log, and commands whose output goes to that log. `status` says how
+    far it is (e.g. "812 of 2301 packages compiled"); the runner shows it, or the log's last line."""
 
     def __init__(self, name: str, workdir: Path, log_path: Path):
         self.name = name
         self.workdir = workdir
         self.log_path = log_path
         self._log = open(log_path, "a", buffering=1)
+        self.status: str | None = None
+        self.last_line = ""
 
     def log(self, message: str) -> None:
         self._log.write(message + "\n")
+        self.last_line = message
 
-    def run(self, args: list, *, cwd: Path | None = None, env: dict | None = None, stdin=None, stdout=None) -> None:
+    def run(self, args: list, *, cwd: Path | None = None, env: dict | None = None, stdin=None, stdout=None,
+            watch: Callable[[str], None] | None = None) -> None:
+        """Run a command; its output goes to the log (and each line to `watch`, if given)."""
         self.log(f"$ {' '.join(map(str, args))}")
         full_env = {**os.environ, **(env or {})}
-        result = subprocess.run(
+        process = subprocess.Popen(
             [str(a) for a in args], cwd=cwd, env=full_env, stdin=stdin,
-            stdout=stdout if stdout is not None else self._log, stderr=self._log,
-        )
-        if result.returncode != 0:
-            raise subprocess.CalledProcessError(result.returncode, args)
+            stdout=stdout if stdout is not None else subprocess.PIPE, stderr=subprocess.STDOUT if stdout is None else self._log,
+            text=stdout is None)
+        if stdout is None:
+            for line in process.stdout:
+                self._log.write(line)
+                if line.strip():
+                    self.last_line = line.rstrip()
+                if watch:
+                    watch(line)
+        if process.wait() != 0:
+            raise subprocess.CalledProcessError(process.returncode, args)
 
-    def output(self, args: list, *, cwd: Path | None = None) -> str:
+    def output(self, args: list, *, cwd: Path | None = None, env: dict | None = None) -> str:
         self.log(f"$ {' '.join(map(str, args))}")
-        result = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True)
+        result = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True,
+                                env={**os.environ, **(env or {})})
         self._log.write(result.stderr)
         if result.returncode != 0:
             raise subprocess.CalledProcessError(result.returncode, args, result.stdout, result.stderr)
@@ -113,9 +127,11 @@ class StepRunner:
         step = Step(name, work, log_path)
         self.echo(f"  {name}: building (log: {log_path})")
         started = time.monotonic()
+        ticker = Ticker(step, started, self.echo)
         try:
             build(step)
         except BaseException as e:
+            ticker.stop()
             step.close()
             shutil.rmtree(work, ignore_errors=True)
             if isinstance(e, KeyboardInterrupt):
@@ -125,6 +141,40 @@ class StepRunner:
                 f"build step '{name}' failed: {e}\n--- last lines of {log_path} ---\n{tail}\n--- end ---",
                 f"read the full log at {log_path}; fix the cause and run the build again (finished steps are kept)",
             ) from e
+        ticker.stop()
         step.close()
         self.timings[name] = time.monotonic() - started
         self.echo(f"  {name}: done in {self.timings[name]:.0f} s")
+
+
+class Ticker:
+    """Every 10 s, a line saying that a step is alive: its elapsed time and its status, or the last
+    line of its log. In a terminal the line is rewritten in place; in CI each is a plain line."""
+
+    EVERY = 10.0
+
+    def __init__(self, step: Step, started: float, echo: Callable[[str], None]):
+        import threading
+        self.step, self.started, self.echo = step, started, echo
+        self.tty = sys.stderr.isatty()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.EVERY):
+            elapsed = int(time.monotonic() - self.started)
+            what = self.step.status or f"last: {self.step.last_line[:100]}"
+            line = f"  {self.step.name}: {elapsed // 60}m{elapsed % 60:02d}s, {what}"
+            if self.tty:
+                sys.stderr.write("\r\033[K" + line)
+                sys.stderr.flush()
+            else:
+                self.echo(line)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1)
+        if self.tty:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()

@@ -1,0 +1,40 @@
+"""Step kind "image": one OCI image archive, named as upstream names it, made of files from Go
+steps (`files`: path in the image -> "component:binary") over an optional base taken from the
+Debian rootfs (`base`: "busybox" or "network-tools"), with its entrypoint or cmd."""
+
+from pathlib import Path
+
+from ..errors import KubelabError
+from . import oci
+from .debian import BASES, Rootfs
+from .pins import Component, Pins
+from .steps import Step
+
+KIND_VERSION = 1   # bump when this module changes what an image step produces
+ARCHIVE = "image.tar"
+
+
+def build(step: Step, component: Component, pins: Pins, binaries: dict[str, dict[str, Path]], rootfs: Path | None) -> None:
+    """`binaries`: {go component: {binary name: path}} of the finished Go steps."""
+    files = {}
+    for path, ref in (component.get("files") or {}).items():
+        source, _, name = ref.partition(":")
+        if name not in binaries.get(source, {}):
+            raise KubelabError(f"image {component.name}: {source} built no binary {name!r}",
+                               f"its binaries are: {', '.join(sorted(binaries.get(source, {}))) or 'none'}")
+        files[path] = binaries[source][name]
+    base_name = component.get("base")
+    if base_name:
+        if base_name not in BASES:
+            raise KubelabError(f"image {component.name}: unknown base {base_name!r}", f"use one of: {', '.join(BASES)}")
+        base = BASES[base_name](Rootfs(step, rootfs))
+        image = oci.Image(pins.expand(component.get("name")), files={**base.files, **files},
+                          symlinks=dict(base.symlinks), trees=dict(base.trees), **config(component))
+    else:
+        image = oci.Image(pins.expand(component.get("name")), files=files, **config(component))
+    step.status = f"writing {image.name}"
+    oci.write_archive(image, step.workdir / ARCHIVE)
+
+
+def config(component: Component) -> dict:
+    return {k: component.get(k) for k in ("entrypoint", "cmd") if component.get(k)}

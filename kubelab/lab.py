@@ -338,6 +338,12 @@ class Lab:
         """Observe every `interval` seconds until `until(samples)`; returns [(seconds, value), ...]."""
         return waits.sample(description, observe, until, interval=interval, timeout=timeout)
 
+    def addon(self, name: str, timeout: float = 240):
+        """Install an add-on (clusters/addons/<name>) on this cluster if needed; return once it
+        serves. It stays with the cluster, not the run (see kubelab.addons)."""
+        from .addons import install
+        return install(self.cluster, name, timeout)
+
     def sample_in_background(self, description: str, observe: Callable[[], Any], interval: float = 2.0):
         """Observe every `interval` seconds in the background while the notebook goes on; read it
         with `.wait_until(...)`, `.first(...)`, `.samples`, `.plot(...)` (see kubelab.sampling)."""

@@ -221,7 +221,9 @@ class KindCluster(ClusterBackend):
     def create(self, wait: float, keep_on_failure: bool = False) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         rendered = self.dir / "kind-config.yaml"
-        rendered.write_text(yaml.safe_dump(self.config, sort_keys=False))
+        # `addons` is kubelab's, not kind's (kind refuses fields it does not know).
+        kind_config = {k: v for k, v in self.config.items() if k != "addons"}
+        rendered.write_text(yaml.safe_dump(kind_config, sort_keys=False))
         args = [self.kind, "create", "cluster", "--name", self.name, "--config", rendered,
                 "--kubeconfig", self.kubeconfig, "--wait", "0s"] + (["--retain"] if keep_on_failure else [])
         if self.choice.node_image:
@@ -236,6 +238,9 @@ class KindCluster(ClusterBackend):
                 raise KubelabError(f"kind could not create cluster {self.name} (exit {result.returncode}; its output is above)",
                                    "run 'kubelab doctor'; if a node image is stale, 'kubelab images build --force-node'")
             self.wait_ready(wait)
+            for addon in self.config.get("addons") or []:
+                from ..addons import install
+                install(self, addon)
         except BaseException:
             if keep_on_failure:
                 say(f"keeping the failed cluster {self.name} for inspection; 'kubelab down' deletes it")

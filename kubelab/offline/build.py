@@ -58,7 +58,7 @@ def plan(pins: Pins | None = None, goarch: str | None = None) -> dict[str, Plann
             if c.get("base"):
                 parts.append(key(rootfs_of(pins)))
         elif c.kind == "node":
-            parts += [pins.kubernetes, {i.name: key(i.name) for i in pins.of_kind("image")},
+            parts += [pins.kubernetes, {i.name: key(i.name) for i in pins.of_kind("image") if not i.get("addon")},
                       digest_files([nodeimage.node_files(c)])]
         keys[name] = key_of(*parts)
         return keys[name]
@@ -71,46 +71,72 @@ def rootfs_of(pins: Pins) -> str:
     return rootfs
 
 
-def build(force_node: bool = False, echo=None) -> str:
-    """Build (or reuse) everything; return the node image reference."""
+class Builder:
+    """Runs the steps a result needs, each once: `result(name)` builds (or finds cached) a go,
+    debian or image component and, first, the components it takes files from."""
+
+    def __init__(self, pins: Pins, runner: StepRunner, goarch: str):
+        self.pins, self.runner, self.goarch = pins, runner, goarch
+        self.steps = plan(pins, goarch)
+        self._results: dict[str, Path] = {}
+
+    def result(self, name: str) -> Path:
+        if name in self._results:
+            return self._results[name]
+        planned = self.steps[name]
+        c = planned.component
+        if c.kind == "go":
+            build_step = lambda step: gobuild.build(step, c, self.pins, self.goarch)  # noqa: E731
+        elif c.kind == "debian":
+            build_step = lambda step: debian.build(step, c)  # noqa: E731
+        elif c.kind == "image":
+            binaries = {source: gobuild.binaries(self.result(source)) for source in c.sources()}
+            rootfs = self.result(rootfs_of(self.pins)) / "rootfs" if c.get("base") else None
+            build_step = lambda step: imagebuild.build(step, c, self.pins, binaries, rootfs)  # noqa: E731
+        else:
+            raise KubelabError(f"component {name} is a {c.kind}: not a cached folder")
+        self._results[name] = self.runner.run(name, planned.key, build_step)
+        return self._results[name]
+
+    def binaries(self, names) -> dict[str, dict[str, Path]]:
+        return {name: gobuild.binaries(self.result(name)) for name in names}
+
+
+def builder(echo=None) -> Builder:
     pins = load()
     runner = StepRunner(cache_dir(), **({"echo": echo} if echo else {}))
-    goarch = gobuild.host_arch()
-    runner.echo(f"offline build for Kubernetes {pins.kubernetes}, kind {pins['kind']['version']}, {goarch} "
-                f"(cache: {runner.root})")
     for tool in ("go", "docker"):
         if not shutil.which(tool):
             raise KubelabError(f"the offline build needs '{tool}' on PATH",
                                "run scripts/prepare-host.sh (it installs Docker); Go >= 1.26 from your OS or go.dev")
-    steps = plan(pins, goarch)
+    return Builder(pins, runner, gobuild.host_arch())
+
+
+def build(force_node: bool = False, echo=None) -> str:
+    """Build (or reuse) everything a cluster needs (add-ons aside); return the node image reference."""
+    b = builder(echo)
+    pins, runner = b.pins, b.runner
+    runner.echo(f"offline build for Kubernetes {pins.kubernetes}, kind {pins['kind']['version']}, {b.goarch} "
+                f"(cache: {runner.root})")
     started = time.monotonic()
-
-    def go_step(planned: Planned) -> Path:
-        return runner.run(planned.component.name, planned.key,
-                          lambda step: gobuild.build(step, planned.component, pins, goarch))
-
+    core = [p for p in b.steps.values() if not p.component.get("addon")]
     # debootstrap waits on the network and dpkg while Go keeps both cores busy.
-    rootfs_step = steps[rootfs_of(pins)]
     with ThreadPoolExecutor(max_workers=1) as pool:
-        rootfs_future = pool.submit(runner.run, rootfs_step.component.name, rootfs_step.key,
-                                    lambda step: debian.build(step, rootfs_step.component))
-        go_results = {p.component.name: go_step(p) for p in steps.values() if p.component.kind == "go"}
+        rootfs_future = pool.submit(b.result, rootfs_of(pins))
+        for planned in core:
+            if planned.component.kind == "go":
+                b.result(planned.component.name)
         rootfs = rootfs_future.result() / "rootfs"
-    binaries = {name: gobuild.binaries(result) for name, result in go_results.items()}
-    check_kubeadm_images(binaries["kubernetes"]["kubeadm"], pins)
+    check_kubeadm_images(b.binaries(["kubernetes"])["kubernetes"]["kubeadm"], pins)
+    archives = [b.result(p.component.name) / imagebuild.ARCHIVE for p in core if p.component.kind == "image"]
 
-    archives = []
-    for planned in (p for p in steps.values() if p.component.kind == "image"):
-        result = runner.run(planned.component.name, planned.key,
-                            lambda step, c=planned.component: imagebuild.build(step, c, pins, binaries, rootfs))
-        archives.append(result / imagebuild.ARCHIVE)
-
-    (node,) = [p for p in steps.values() if p.component.kind == "node"]
+    (node,) = [p for p in core if p.component.kind == "node"]
     reference = pins.expand(node.component.get("name"))
     if not force_node and image_label(reference) == node.key:
         runner.echo(f"  node: cached ({reference})")
         runner.timings["node"] = 0.0
     else:
+        binaries = b.binaries(n for n in node.component.sources() if b.steps[n].component.kind == "go")
         work = Path(tempfile.mkdtemp(prefix="node-image-", dir=runner.root))
         try:
             runner.attempt("node", node.key, work, lambda step: nodeimage.assemble_node(
@@ -121,6 +147,16 @@ def build(force_node: bool = False, echo=None) -> str:
     remove_results_of_other_components(runner.root, pins)
     (runner.root / "last-build.json").write_text(json.dumps({"node_image": reference, "timings": runner.timings}, indent=1))
     return reference
+
+
+def build_addon(addon: str, echo=None) -> dict[str, Path]:
+    """Build (or reuse) an add-on's images; returns {image reference: its archive}."""
+    b = builder(echo)
+    images = [p.component for p in b.steps.values() if p.component.get("addon") == addon and p.component.kind == "image"]
+    if not images:
+        raise KubelabError(f"no image component belongs to add-on {addon!r} in {b.pins.path}")
+    b.runner.echo(f"add-on {addon}: {', '.join(b.pins.expand(c.get('name')) for c in images)}")
+    return {b.pins.expand(c.get("name")): b.result(c.name) / imagebuild.ARCHIVE for c in images}
 
 
 def remove_results_of_other_components(root: Path, pins: Pins) -> None:
@@ -141,7 +177,7 @@ def check_kubeadm_images(kubeadm: Path, pins: Pins) -> None:
                              capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError) as e:
         raise KubelabError(f"asking kubeadm which images it needs failed: {getattr(e, 'stderr', '') or e}") from None
-    missing = sorted(set(out.split()) - set(pins.images().values()))
+    missing = sorted(set(out.split()) - set(pins.images(addons=False).values()))
     if missing:
         raise KubelabError(f"kubeadm {pins.kubernetes} needs images that are not components: {', '.join(missing)}",
                            f"add an image block for each to {pins.path}")
@@ -161,7 +197,8 @@ def listing() -> list[tuple[str, str, str, str]]:
             cached = image_label(what) == planned.key
         else:
             cached = runner.result_dir(name, planned.key).is_dir()
-        rows.append((name, c.kind, what, "cached" if cached else "to build"))
+        kind = f"{c.kind} (add-on {c.get('addon')})" if c.get("addon") else c.kind
+        rows.append((name, kind, what, "cached" if cached else "to build" if not c.get("addon") else "built when asked for"))
     return rows
 
 

@@ -70,9 +70,9 @@ class Pins:
             raise KubelabError(f"no image component {component!r} in {self.path}")
         return self.expand(block["name"])
 
-    def images(self) -> dict[str, str]:
-        """{component: reference} of every image the node preloads."""
-        return {c.name: self.expand(c.block["name"]) for c in self.of_kind("image")}
+    def images(self, addons: bool = True) -> dict[str, str]:
+        """{component: reference} of every image component (without add-ons': the ones the node preloads)."""
+        return {c.name: self.expand(c.block["name"]) for c in self.of_kind("image") if addons or not c.get("addon")}
 
     @property
     def node_image(self) -> str:

@@ -1,0 +1,132 @@
+"""Optional cluster components (add-ons), installed with one call and ready when it returns.
+
+    lab.addon("metrics-server")            # in a notebook: installs it if needed, waits until it serves
+
+Each add-on is a folder in clusters/addons/<name>/: `addon.toml` (what it is, its manifests, how
+to tell it serves) and its manifests, where `@IMAGE:<component>@` stands for an image pinned in
+clusters/offline/pins.toml. On a cluster with kubelab's offline images the add-on's images are
+built (only now: add-ons are not part of the node image) and loaded into the nodes with
+`kind load image-archive`; on a cluster with stock images the nodes pull them as usual.
+
+An add-on is part of the cluster, not of a run: its objects are labelled `kubelab.dev/addon`,
+stay when a run ends, and go with `uninstall` (or the cluster).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import KubelabError
+from .paths import CLUSTERS
+from .progress import Progress
+
+ADDONS = CLUSTERS / "addons"
+LABEL = "kubelab.dev/addon"
+
+
+@dataclass(frozen=True)
+class Addon:
+    name: str
+    folder: Path
+    spec: dict
+
+    @property
+    def manifests(self) -> list[Path]:
+        return [self.folder / m for m in self.spec.get("manifests", [])]
+
+    def rendered(self) -> str:
+        """The manifests with every @IMAGE:<component>@ replaced by its pinned name."""
+        from .offline.nodeimage import fill_in_images
+        from .offline.pins import load
+        return "\n---\n".join(fill_in_images(path.read_text(), load()) for path in self.manifests)
+
+
+def available() -> list[str]:
+    return sorted(p.name for p in ADDONS.iterdir() if (p / "addon.toml").exists()) if ADDONS.exists() else []
+
+
+def load(name: str) -> Addon:
+    folder = ADDONS / name
+    if not (folder / "addon.toml").exists():
+        raise KubelabError(f"no add-on {name!r} (no {folder / 'addon.toml'})", f"add-ons: {', '.join(available()) or 'none'}")
+    with open(folder / "addon.toml", "rb") as f:
+        spec = tomllib.load(f)
+    addon = Addon(name, folder, spec)
+    missing = [str(p) for p in addon.manifests if not p.exists()]
+    if missing:
+        raise KubelabError(f"add-on {name}: manifests missing: {', '.join(missing)}")
+    return addon
+
+
+def install(cluster, name: str, timeout: float = 240) -> Addon:
+    """Install an add-on on a cluster kubelab can change, and wait until it serves."""
+    addon = load(name)
+    if getattr(cluster, "node_access", False) and _offline(cluster):
+        load_images(cluster, addon)
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as manifest:
+        manifest.write(addon.rendered())
+        manifest.flush()
+        cluster.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager", "kubelab-addons", "-f", manifest.name)
+        cluster.kubectl("label", "--overwrite", "-f", manifest.name, f"{LABEL}={name}")
+    wait_until_serving(cluster, addon, timeout)
+    return addon
+
+
+def uninstall(cluster, name: str) -> None:
+    addon = load(name)
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as manifest:
+        manifest.write(addon.rendered())
+        manifest.flush()
+        cluster.kubectl("delete", "--ignore-not-found", "--wait=false", "-f", manifest.name)
+
+
+def _offline(cluster) -> bool:
+    record = cluster.record() if hasattr(cluster, "record") else None
+    return bool(record and record.mode == "offline")
+
+
+def load_images(cluster, addon: Addon) -> None:
+    """Build the add-on's images and load them into every node (no registry is needed)."""
+    from .images import tool
+    from .offline.build import build_addon
+    archives = build_addon(addon.name)
+    progress = Progress(f"loading {addon.name}'s images into {cluster.name}")
+    for reference, archive in archives.items():
+        progress.update(reference)
+        result = subprocess.run([str(tool("kind", cluster.choice)), "load", "image-archive", str(archive), "--name", cluster.name],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            raise KubelabError(f"loading {reference} into cluster {cluster.name} failed: {result.stderr.strip()}")
+    progress.done(f"{len(archives)} image(s)")
+
+
+def wait_until_serving(cluster, addon: Addon, timeout: float) -> None:
+    """Until its APIService (if any) is Available and its ready command (a kubectl command) answers."""
+    progress = Progress(f"add-on {addon.name} to serve")
+    deadline = time.monotonic() + timeout
+    apiservice, command = addon.spec.get("apiservice"), addon.spec.get("ready_command")
+    last = ""
+    while True:
+        try:
+            if apiservice:
+                status = json.loads(cluster.kubectl("get", "apiservice", apiservice, "-o", "json", timeout=20)).get("status", {})
+                available = next((c for c in status.get("conditions", []) if c["type"] == "Available"), {})
+                if available.get("status") != "True":
+                    raise KubelabError(f"APIService {apiservice}: {available.get('reason', 'not yet Available')}")
+            if command:
+                cluster.kubectl(*command, timeout=20)
+            progress.done("serving")
+            return
+        except KubelabError as e:
+            last = str(e).splitlines()[0][:160]
+        progress.update(last)
+        if time.monotonic() > deadline:
+            raise KubelabError(f"add-on {addon.name} did not serve within {timeout:.0f} s; last: {last}",
+                               f"kubectl -n kube-system get pods -l k8s-app={addon.name}; kubectl describe apiservice {apiservice}")
+        time.sleep(2)

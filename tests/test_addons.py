@@ -1,0 +1,42 @@
+"""Add-ons: each folder in clusters/addons is complete and names only pinned images; on the
+real cluster, one call installs an add-on and it serves (here: `kubectl top nodes` answers)."""
+
+import re
+import uuid
+
+import pytest
+
+from kubelab import addons
+from kubelab.errors import KubelabError
+from kubelab.offline.pins import load as load_pins
+
+
+@pytest.mark.parametrize("name", addons.available())
+def test_an_addon_names_its_manifests_and_only_pinned_images(name):
+    addon = addons.load(name)
+    rendered = addon.rendered()
+    assert "@IMAGE:" not in rendered, "every placeholder names an image component"
+    images = set(re.findall(r"image:\s*\"?([^\s\"]+)", rendered))
+    pinned = load_pins().images()
+    assert images and images <= set(pinned.values()), images
+    own = {ref for component, ref in pinned.items() if load_pins().components[component].get("addon") == name}
+    assert images <= own | set(load_pins().images(addons=False).values())
+
+
+def test_an_unknown_addon_says_which_there_are():
+    with pytest.raises(KubelabError, match="add-ons: .*metrics-server"):
+        addons.load("no-such-addon")
+
+
+@pytest.mark.cluster
+@pytest.mark.disturbs   # an APIService that is not yet available breaks discovery for runs beside it
+def test_metrics_server_installs_with_one_call_and_kubectl_top_answers(cluster):
+    from kubelab.lab import Lab
+    lab = Lab(cluster, f"t-{uuid.uuid4().hex[:8]}")
+    try:
+        lab.addon("metrics-server")
+        top = cluster.kubectl("top", "nodes", "--no-headers")
+        assert sorted(line.split()[0] for line in top.splitlines()) == sorted(cluster.node_names()), top
+        assert all(re.fullmatch(r"\d+m", line.split()[1]) for line in top.splitlines()), top
+    finally:
+        addons.uninstall(cluster, "metrics-server")

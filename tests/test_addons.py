@@ -40,3 +40,34 @@ def test_metrics_server_installs_with_one_call_and_kubectl_top_answers(cluster):
         assert all(re.fullmatch(r"\d+m", line.split()[1]) for line in top.splitlines()), top
     finally:
         addons.uninstall(cluster, "metrics-server")
+
+
+@pytest.mark.cluster
+def test_kube_state_metrics_lists_the_tests_deployment(cluster, namespace):
+    import time
+
+    from kubelab.lab import Lab
+    from kubelab.pinned import PAUSE
+    lab = Lab(cluster, namespace)
+    try:
+        lab.addon("kube-state-metrics")
+        lab.apply(f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: counted-by-ksm}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: counted-by-ksm}}}}
+  template:
+    metadata: {{labels: {{app: counted-by-ksm}}}}
+    spec: {{containers: [{{name: c, image: "{PAUSE}"}}]}}
+""")
+        lab.wait_ready("deployment", "counted-by-ksm")
+        wanted = f'kube_deployment_status_replicas_ready{{namespace="{namespace}",deployment="counted-by-ksm"}} 2'
+        path = "/api/v1/namespaces/kube-system/services/kube-state-metrics:http-metrics/proxy/metrics"
+        deadline = time.monotonic() + 60
+        while wanted not in (page := cluster.kubectl("get", "--raw", path)) and time.monotonic() < deadline:
+            time.sleep(2)
+        assert wanted in page, [line for line in page.splitlines() if "counted-by-ksm" in line][:10]
+    finally:
+        addons.uninstall(cluster, "kube-state-metrics")

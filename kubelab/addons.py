@@ -69,17 +69,20 @@ def install(cluster, name: str, timeout: float = 240) -> Addon:
     addon = load(name)
     if getattr(cluster, "node_access", False) and _offline(cluster):
         load_images(cluster, addon)
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as manifest:
-        manifest.write(addon.rendered())
-        manifest.flush()
-        cluster.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager", "kubelab-addons", "-f", manifest.name)
-        cluster.kubectl("label", "--overwrite", "-f", manifest.name, f"{LABEL}={name}")
+    if addon.manifests:   # an add-on may be images only (e.g. a tools image for pods)
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml") as manifest:
+            manifest.write(addon.rendered())
+            manifest.flush()
+            cluster.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager", "kubelab-addons", "-f", manifest.name)
+            cluster.kubectl("label", "--overwrite", "-f", manifest.name, f"{LABEL}={name}")
     wait_until_serving(cluster, addon, timeout)
     return addon
 
 
 def uninstall(cluster, name: str) -> None:
     addon = load(name)
+    if not addon.manifests:
+        return   # its images stay in the nodes, like any image a pod used
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as manifest:
         manifest.write(addon.rendered())
         manifest.flush()

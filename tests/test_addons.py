@@ -18,7 +18,7 @@ def test_an_addon_names_its_manifests_and_only_pinned_images(name):
     assert "@IMAGE:" not in rendered, "every placeholder names an image component"
     images = set(re.findall(r"image:\s*\"?([^\s\"]+)", rendered))
     pinned = load_pins().images()
-    assert images and images <= set(pinned.values()), images
+    assert bool(images) == bool(addon.manifests) and images <= set(pinned.values()), images
     own = {ref for component, ref in pinned.items() if load_pins().components[component].get("addon") == name}
     assert images <= own | set(load_pins().images(addons=False).values())
 

@@ -55,7 +55,7 @@ def plan(pins: Pins | None = None, goarch: str | None = None) -> dict[str, Plann
             parts += debian.key_inputs(c)
         elif c.kind == "image":
             parts.append(pins.kubernetes if "{kubernetes}" in c.get("name") else "")
-            if c.get("base"):
+            if c.get("base") or c.get("debian_files"):
                 parts.append(key(rootfs_of(pins)))
         elif c.kind == "node":
             parts += [pins.kubernetes, {i.name: key(i.name) for i in pins.of_kind("image") if not i.get("addon")},
@@ -91,7 +91,7 @@ class Builder:
             build_step = lambda step: debian.build(step, c)  # noqa: E731
         elif c.kind == "image":
             binaries = {source: gobuild.binaries(self.result(source)) for source in c.sources()}
-            rootfs = self.result(rootfs_of(self.pins)) / "rootfs" if c.get("base") else None
+            rootfs = self.result(rootfs_of(self.pins)) / "rootfs" if c.get("base") or c.get("debian_files") else None
             build_step = lambda step: imagebuild.build(step, c, self.pins, binaries, rootfs)  # noqa: E731
         else:
             raise KubelabError(f"component {name} is a {c.kind}: not a cached folder")

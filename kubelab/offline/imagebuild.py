@@ -1,6 +1,9 @@
 """Step kind "image": one OCI image archive, named as upstream names it, made of files from Go
-steps (`files`: path in the image -> "component:binary") over an optional base taken from the
-Debian rootfs (`base`: "busybox" or "network-tools"), with its entrypoint or cmd."""
+steps (`files`: path in the image -> "component:binary"), Debian's programs with the libraries
+they load (`debian_files`: paths in the rootfs, e.g. "/usr/bin/dig"; give /usr paths, not the
+merged-/usr /bin ones, so they do not shadow a base's /bin), extra `links` (path -> target),
+over an optional base taken from the Debian rootfs (`base`: "busybox" or "network-tools"), with
+its entrypoint or cmd."""
 
 from pathlib import Path
 
@@ -24,14 +27,17 @@ def build(step: Step, component: Component, pins: Pins, binaries: dict[str, dict
                                f"its binaries are: {', '.join(sorted(binaries.get(source, {}))) or 'none'}")
         files[path] = binaries[source][name]
     base_name = component.get("base")
+    base = oci.Image("")
     if base_name:
         if base_name not in BASES:
             raise KubelabError(f"image {component.name}: unknown base {base_name!r}", f"use one of: {', '.join(BASES)}")
         base = BASES[base_name](Rootfs(step, rootfs))
-        image = oci.Image(pins.expand(component.get("name")), files={**base.files, **files},
-                          symlinks=dict(base.symlinks), trees=dict(base.trees), **config(component))
-    else:
-        image = oci.Image(pins.expand(component.get("name")), files=files, **config(component))
+    debian_files, debian_links = Rootfs(step, rootfs).collect(component.get("debian_files")) \
+        if component.get("debian_files") else ({}, {})
+    symlinks = {**base.symlinks, **debian_links, **(component.get("links") or {})}
+    image = oci.Image(pins.expand(component.get("name")), files={**base.files, **debian_files, **files},
+                      symlinks={path: target for path, target in symlinks.items() if path not in files and path not in debian_files},
+                      trees=dict(base.trees), **config(component))
     step.status = f"writing {image.name}"
     oci.write_archive(image, step.workdir / ARCHIVE)
 

@@ -1,0 +1,84 @@
+"""Images published under upstream names work for the commands tutorials and upstream tests run
+in them: agnhost's netcat (-v -z -w -u), curl, dig and ip; the DNS tools add-on's dig; busybox's
+nc and wget."""
+
+import pytest
+
+from kubelab.lab import Lab
+from kubelab.offline.pins import load as load_pins
+
+from kube_helpers import apply, pods, wait_for
+
+pytestmark = pytest.mark.cluster
+
+PINS = load_pins()
+
+
+def pod(name: str, image: str, command: str = "sleep 3600", labels: str = "role: tools") -> str:
+    return f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, labels: {{{labels}}}}}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers: [{{name: c, image: "{image}", command: [sh, -c, "{command}"]}}]
+"""
+
+
+SERVER = f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web}}
+spec:
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      containers:
+      - {{name: c, image: "{PINS.image('agnhost')}", args: [netexec, --http-port=8080], ports: [{{containerPort: 8080, name: http}}]}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web}}
+spec:
+  selector: {{app: web}}
+  ports: [{{name: http, port: 80, targetPort: 8080}}]
+"""
+
+
+def run(cluster, namespace, pod_name, command):
+    return cluster.kubectl("exec", "-n", namespace, pod_name, "--", "sh", "-c", command, check=False, timeout=60)
+
+
+def test_tools_in_agnhost_dnsutils_and_busybox_work_as_upstream(cluster, namespace):
+    lab = Lab(cluster, namespace)
+    lab.addon("dnsutils")
+    apply(cluster, namespace, SERVER + "---" + pod("agnhost", PINS.image("agnhost"))
+          + "---" + pod("dnsutils", PINS.image("dnsutils")) + "---" + pod("busybox", PINS.image("busybox")))
+    lab.wait_ready("deployment", "web")
+    for name in ("agnhost", "dnsutils", "busybox"):
+        lab.wait_ready("pod", name)
+    dns = cluster.kubectl("get", "service", "kube-dns", "-n", "kube-system", "-o", "jsonpath={.spec.clusterIP}")
+    fqdn = f"web.{namespace}.svc.cluster.local"
+    srv = f"_http._tcp.{fqdn}"
+
+    def ok(pod_name, command, wanted=""):
+        out = wait_for(f"`{command}` in {pod_name}", lambda: (lambda text: text if wanted in text and text.strip() else None)(
+            run(cluster, namespace, pod_name, f"{command} 2>&1; echo exit=$?")), timeout=60, interval=2)
+        assert "exit=0" in out, f"{pod_name}: `{command}`:\n{out}"
+        return out
+
+    # agnhost, as Kubernetes' network tests use it
+    ok("agnhost", "nc -v -z -w 2 web 80", "succeeded")
+    ok("agnhost", f"nc -v -u -z -w 2 {dns} 53", "succeeded")
+    assert ok("agnhost", "curl -s -m 5 http://web/hostname").startswith("web-")
+    assert f"{fqdn}." in ok("agnhost", f"dig +short SRV {srv}", fqdn)
+    ok("agnhost", "ip -o addr show eth0", "inet ")
+    ok("agnhost", "ls /agnhost-2")
+    # the DNS tools image of Kubernetes' DNS debugging page
+    assert f"{fqdn}." in ok("dnsutils", f"dig +short SRV {srv}", fqdn)
+    ok("dnsutils", f"nslookup {fqdn}", "Address")
+    # busybox's applets people use (its wget -T crashes in Debian's 1.35: `timeout 5 wget` is the way)
+    ok("busybox", "echo | nc -w 2 web 80")
+    assert ok("busybox", "timeout 5 wget -q -O- http://web/hostname").startswith("web-")
+    assert pods(cluster, namespace, "app=web")

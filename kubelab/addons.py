@@ -40,11 +40,22 @@ class Addon:
     def manifests(self) -> list[Path]:
         return [self.folder / m for m in self.spec.get("manifests", [])]
 
-    def rendered(self) -> str:
-        """The manifests with every @IMAGE:<component>@ replaced by its pinned name."""
+    def rendered(self, with_module_files: bool = False) -> str:
+        """The manifests with every @IMAGE:<component>@ replaced by its pinned name (and, when
+        asked, first the manifests the add-on takes from Go modules, e.g. CRDs)."""
         from .offline.nodeimage import fill_in_images
         from .offline.pins import load
-        return "\n---\n".join(fill_in_images(path.read_text(), load()) for path in self.manifests)
+        texts = []
+        if with_module_files:
+            from .offline.build import addon_files
+            texts += [p.read_text() for p in addon_files(self.name) if p.suffix in (".yaml", ".yml")]
+        texts += [fill_in_images(path.read_text(), load()) for path in self.manifests]
+        return "\n---\n".join(texts)
+
+    @property
+    def from_modules(self) -> bool:
+        from .offline.pins import load
+        return any(c.kind == "files" and c.get("addon") == self.name for c in load().components.values())
 
 
 def available() -> list[str]:
@@ -69,9 +80,9 @@ def install(cluster, name: str, timeout: float = 240) -> Addon:
     addon = load(name)
     if getattr(cluster, "node_access", False) and _offline(cluster):
         load_images(cluster, addon)
-    if addon.manifests:   # an add-on may be images only (e.g. a tools image for pods)
+    if addon.manifests or addon.from_modules:   # an add-on may be images only (e.g. a tools image for pods)
         with tempfile.NamedTemporaryFile("w", suffix=".yaml") as manifest:
-            manifest.write(addon.rendered())
+            manifest.write(addon.rendered(with_module_files=True))
             manifest.flush()
             cluster.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager", "kubelab-addons", "-f", manifest.name)
             cluster.kubectl("label", "--overwrite", "-f", manifest.name, f"{LABEL}={name}")
@@ -81,10 +92,10 @@ def install(cluster, name: str, timeout: float = 240) -> Addon:
 
 def uninstall(cluster, name: str) -> None:
     addon = load(name)
-    if not addon.manifests:
+    if not (addon.manifests or addon.from_modules):
         return   # its images stay in the nodes, like any image a pod used
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as manifest:
-        manifest.write(addon.rendered())
+        manifest.write(addon.rendered(with_module_files=True))
         manifest.flush()
         cluster.kubectl("delete", "--ignore-not-found", "--wait=false", "-f", manifest.name)
 

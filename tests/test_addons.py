@@ -71,3 +71,28 @@ spec:
         assert wanted in page, [line for line in page.splitlines() if "counted-by-ksm" in line][:10]
     finally:
         addons.uninstall(cluster, "kube-state-metrics")
+
+
+@pytest.mark.cluster
+@pytest.mark.disturbs   # new and removed API groups change discovery for runs beside it
+def test_gateway_api_crds_come_from_the_module_and_wait_for_a_controller(cluster, namespace):
+    from kubelab.lab import Lab
+    lab = Lab(cluster, namespace)
+    try:
+        lab.addon("gateway-api")
+        version = cluster.kubectl("get", "crd", "gateways.gateway.networking.k8s.io", "-o",
+                                  r"jsonpath={.metadata.annotations.gateway\.networking\.k8s\.io/bundle-version}")
+        assert version == load_pins()["gateway-api-crds"]["version"], version
+        lab.apply("""
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waiting}
+spec:
+  gatewayClassName: nobody-implements-this
+  listeners: [{name: http, protocol: HTTP, port: 80}]
+""")
+        gateway = lab.get("gateway.networking.k8s.io/v1/Gateway", "waiting")
+        accepted = next(c for c in gateway["status"]["conditions"] if c["type"] == "Accepted")
+        assert (accepted["status"], accepted["reason"]) == ("Unknown", "Pending"), accepted   # no controller yet
+    finally:
+        addons.uninstall(cluster, "gateway-api")

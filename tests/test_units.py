@@ -143,7 +143,7 @@ def test_the_pins_describe_every_component_and_the_kubernetes_module_matches():
     from kubelab.offline.pins import load
     pins = load()
     kinds = {name: c.kind for name, c in pins.components.items()}
-    assert {k for k in kinds.values()} == {"go", "debian", "image", "node"}
+    assert set(kinds.values()) == {"go", "debian", "image", "node", "files"}
     assert {"kubernetes", "etcd", "coredns", "crictl", "kind", "local-path-provisioner"} <= {n for n, k in kinds.items() if k == "go"}
     assert pins.staging_version == "v0." + pins.kubernetes.split(".", 1)[1]
     go_mod = (Path(__file__).parent.parent / "clusters/offline/go/go.mod").read_text()
@@ -160,7 +160,7 @@ def test_a_bad_block_is_refused_with_its_name(tmp_path):
     with pytest.raises(KubelabError, match="takes 'nowhere:x' from 'nowhere', which is not a go component"):
         load(bad)
     bad.write_text('[thing]\nkind = "rpm"\n')
-    with pytest.raises(KubelabError, match="use one of: go, debian, image, node"):
+    with pytest.raises(KubelabError, match="use one of: go, debian, image, node, files"):
         load(bad)
 
 

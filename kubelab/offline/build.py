@@ -20,13 +20,13 @@ from pathlib import Path
 
 from ..errors import KubelabError
 from ..paths import cache_dir
-from . import debian, gobuild, imagebuild, nodeimage
+from . import debian, gobuild, imagebuild, modulefiles, nodeimage
 from .nodeimage import image_label
 from .pins import Component, Pins, load
 from .steps import StepRunner, digest_files, key_of
 
 KIND_VERSIONS = {"go": gobuild.KIND_VERSION, "debian": debian.KIND_VERSION, "image": imagebuild.KIND_VERSION,
-                 "node": nodeimage.KIND_VERSION}
+                 "node": nodeimage.KIND_VERSION, "files": modulefiles.KIND_VERSION}
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,8 @@ class Builder:
             build_step = lambda step: gobuild.build(step, c, self.pins, self.goarch)  # noqa: E731
         elif c.kind == "debian":
             build_step = lambda step: debian.build(step, c)  # noqa: E731
+        elif c.kind == "files":
+            build_step = lambda step: modulefiles.build(step, c)  # noqa: E731
         elif c.kind == "image":
             binaries = {source: gobuild.binaries(self.result(source)) for source in c.sources()}
             rootfs = self.result(rootfs_of(self.pins)) / "rootfs" if c.get("base") or c.get("debian_files") else None
@@ -153,10 +155,16 @@ def build_addon(addon: str, echo=None) -> dict[str, Path]:
     """Build (or reuse) an add-on's images; returns {image reference: its archive}."""
     b = builder(echo)
     images = [p.component for p in b.steps.values() if p.component.get("addon") == addon and p.component.kind == "image"]
-    if not images:
-        raise KubelabError(f"no image component belongs to add-on {addon!r} in {b.pins.path}")
-    b.runner.echo(f"add-on {addon}: {', '.join(b.pins.expand(c.get('name')) for c in images)}")
+    if images:
+        b.runner.echo(f"add-on {addon}: {', '.join(b.pins.expand(c.get('name')) for c in images)}")
     return {b.pins.expand(c.get("name")): b.result(c.name) / imagebuild.ARCHIVE for c in images}
+
+
+def addon_files(addon: str, echo=None) -> list[Path]:
+    """The files (e.g. CRDs) an add-on takes from Go modules, fetched (or reused) now."""
+    b = builder(echo)
+    parts = [p.component for p in b.steps.values() if p.component.get("addon") == addon and p.component.kind == "files"]
+    return sorted(f for c in parts for f in (b.result(c.name) / "files").rglob("*") if f.is_file())
 
 
 def remove_results_of_other_components(root: Path, pins: Pins) -> None:
@@ -192,7 +200,7 @@ def listing() -> list[tuple[str, str, str, str]]:
         c = planned.component
         what = (pins.expand(c.get("name")) if c.kind in ("image", "node")
                 else f"{c.get('module', 'clusters/offline/' + str(c.get('wrapper')))} {c.version}".strip()
-                if c.kind == "go" else f"Debian {c.get('suite')}, {len(c.get('packages'))} packages")
+                if c.kind in ("go", "files") else f"Debian {c.get('suite')}, {len(c.get('packages'))} packages")
         if c.kind == "node":
             cached = image_label(what) == planned.key
         else:

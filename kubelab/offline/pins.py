@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import KubelabError
 from ..paths import OFFLINE
 
-KINDS = ("go", "debian", "image", "node")
+KINDS = ("go", "debian", "image", "node", "files")
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,8 @@ class Pins:
 
 def check(raw: dict, path: Path) -> None:
     """Every block names a known kind and has what its kind needs; references resolve."""
-    needs = {"go": ("packages",), "debian": ("suite", "packages"), "image": ("name",), "node": ("name", "rootfs")}
+    needs = {"go": ("packages",), "debian": ("suite", "packages"), "image": ("name",), "node": ("name", "rootfs"),
+             "files": ("module", "version", "paths")}
     for name, block in raw.items():
         kind = block.get("kind") if isinstance(block, dict) else None
         if kind not in KINDS:

@@ -95,23 +95,6 @@ class Rootfs:
 def network_tools(fs: Rootfs) -> oci.Image:
     """iptables (nft backend, as the node uses), conntrack and ip, for kube-proxy and kindnetd."""
     # The match and target extensions are loaded at run time, with libraries of their own (libm).
-    extensions = sorted(f"/{p.relative_to(fs.root)}" for p in (fs.root / "usr/lib/x86_64-linux-gnu/xtables").glob("*.so"))
-    files, links = fs.collect(["/usr/sbin/xtables-nft-multi", "/usr/sbin/conntrack", "/sbin/ip", *extensions])
-    for tool in ("iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore"):
-        links[f"usr/sbin/{tool}"] = "xtables-nft-multi"
-    return oci.Image("", files=files, symlinks=links)
-
-
-def busybox(fs: Rootfs) -> oci.Image:
-    """Debian's static busybox with a link for every applet."""
-    applets = fs.step.output(["chroot", fs.root, "/bin/busybox", "--list-full"]).split()
-    return oci.Image("", files={"bin/busybox": fs.root / "bin/busybox"},
-                     symlinks={a: "/bin/busybox" for a in applets if a != "bin/busybox"})
-
-
-def network_tools(fs: Rootfs) -> oci.Image:
-    """iptables (nft backend, as the node uses), conntrack and ip, for kube-proxy and kindnetd."""
-    # The match and target extensions are loaded at run time, with libraries of their own (libm).
     extensions = sorted(f"/{p.relative_to(fs.root)}" for p in fs.root.glob("usr/lib/*-linux-gnu/xtables/*.so"))
     files, links = fs.collect(["/usr/sbin/xtables-nft-multi", "/usr/sbin/conntrack", "/sbin/ip", *extensions])
     for tool in ("iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore"):

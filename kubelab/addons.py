@@ -80,6 +80,8 @@ def install(cluster, name: str, timeout: float = 240) -> Addon:
     addon = load(name)
     if getattr(cluster, "node_access", False) and _offline(cluster):
         load_images(cluster, addon)
+    if addon.spec.get("node_hosts"):
+        write_node_hosts(cluster, addon)
     if addon.manifests or addon.from_modules:   # an add-on may be images only (e.g. a tools image for pods)
         with tempfile.NamedTemporaryFile("w", suffix=".yaml") as manifest:
             manifest.write(addon.rendered(with_module_files=True))
@@ -92,12 +94,35 @@ def install(cluster, name: str, timeout: float = 240) -> Addon:
 
 def uninstall(cluster, name: str) -> None:
     addon = load(name)
+    if addon.spec.get("node_hosts") and getattr(cluster, "node_access", False):
+        for node in cluster.node_names():
+            for host in addon.spec["node_hosts"]:
+                cluster.node_exec(node, ["rm", "-rf", f"{CERTS_D}/{host}"])
     if not (addon.manifests or addon.from_modules):
         return   # its images stay in the nodes, like any image a pod used
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as manifest:
         manifest.write(addon.rendered(with_module_files=True))
         manifest.flush()
         cluster.kubectl("delete", "--ignore-not-found", "--wait=false", "-f", manifest.name)
+
+
+CERTS_D = "/etc/containerd/certs.d"
+
+
+def write_node_hosts(cluster, addon: Addon) -> None:
+    """Tell every node's containerd how to reach a registry name (its hosts.toml): containerd
+    reads these files at each pull, so no restart is needed."""
+    if not getattr(cluster, "node_access", False):
+        raise KubelabError(f"add-on {addon.name} configures the nodes' containerd, and cluster {cluster.name} has no node access",
+                           "install it on a cluster kubelab created")
+    for node in cluster.node_names():
+        for host, settings in addon.spec["node_hosts"].items():
+            server = settings["server"]
+            text = (f'server = "{server}"\n\n[host."{server}"]\n  capabilities = ["pull", "resolve"]\n')
+            result = cluster.node_exec(node, ["sh", "-c", f"mkdir -p {CERTS_D}/{host} && cat > {CERTS_D}/{host}/hosts.toml"],
+                                       input=text.encode())
+            if result.returncode != 0:
+                raise KubelabError(f"writing {CERTS_D}/{host}/hosts.toml on {node} failed: {result.stderr.decode()[:200]}")
 
 
 def _offline(cluster) -> bool:

@@ -96,3 +96,34 @@ spec:
         assert (accepted["status"], accepted["reason"]) == ("Unknown", "Pending"), accepted   # no controller yet
     finally:
         addons.uninstall(cluster, "gateway-api")
+
+
+@pytest.mark.cluster
+def test_an_image_pushed_from_this_machine_is_pulled_by_a_pod_from_the_registry_addon(cluster, namespace, tmp_path):
+    from kubelab import registry
+    from kubelab.lab import Lab
+    from kubelab.offline import oci
+    from kubelab.offline.build import builder
+    lab = Lab(cluster, namespace)
+    try:
+        lab.addon("registry")
+        # a tiny image of our own: the pause command, unique content so that the digest is new
+        pause = builder().binaries(["kubelab-commands"])["kubelab-commands"]["pause"]
+        marker = tmp_path / "marker"
+        marker.write_text(namespace)
+        archive = tmp_path / "demo.tar"
+        oci.write_archive(oci.Image("registry.kubelab.local:5000/demo:1", files={"pause": pause, "marker": marker},
+                                    entrypoint=["/pause"]), archive)
+        digest = registry.push(archive, f"{lab.internal_ip(cluster.node_names()[-1])}:30500", "demo", "1")
+        lab.apply("""
+apiVersion: v1
+kind: Pod
+metadata: {name: pulled}
+spec:
+  containers: [{name: c, image: "registry.kubelab.local:5000/demo:1", imagePullPolicy: Always}]
+""")
+        pod = lab.wait_ready("pod", "pulled", timeout=90)
+        image_id = pod["status"]["containerStatuses"][0]["imageID"]
+        assert image_id.endswith(digest), (image_id, digest)
+    finally:
+        addons.uninstall(cluster, "registry")

@@ -298,7 +298,8 @@ class Node:
         if self.sh(f"test -e {SAVED_IMAGES} && echo saved || true").strip():
             return   # an earlier, unfinished run saved them already: that copy is the original
         names = sorted(name for name in self.images() if not name.startswith("sha256:"))
-        platform = self.sh("uname -m").strip().replace("x86_64", "amd64").replace("aarch64", "arm64")
+        machine = self.sh("uname -m").strip()
+        platform = {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
         self.sh(f"mkdir -p {SAVED} && cat > {SAVED_IMAGE_NAMES}", input="\n".join(names).encode() + b"\n")
         self.sh(f"ctr -n k8s.io images export --platform linux/{platform} {SAVED_IMAGES}.part "
                 + " ".join(map(shlex.quote, names)) + f" && mv {SAVED_IMAGES}.part {SAVED_IMAGES}")

@@ -44,6 +44,17 @@ def test_oci_archive_names_the_image_for_containerd_and_docker(tmp_path):
     assert members["tmp"].mode == 0o1777 and "etc/passwd" in members
 
 
+def test_oci_archive_names_its_architecture(tmp_path):
+    f = tmp_path / "f"
+    f.write_text("x")
+    out = tmp_path / "arm.tar"
+    oci.write_archive(oci.Image("example.com/x:1", files={"f": f}, architecture="arm64"), out)
+    with tarfile.open(out) as tar:
+        (entry,) = json.load(tar.extractfile("index.json"))["manifests"]
+    assert entry["platform"] == {"architecture": "arm64", "os": "linux"}
+    assert oci.host_arch() in ("amd64", "arm64")
+
+
 def test_oci_archive_is_reproducible(tmp_path):
     f = tmp_path / "f"
     f.write_text("x")

@@ -94,7 +94,7 @@ class Builder:
         elif c.kind == "image":
             binaries = {source: gobuild.binaries(self.result(source)) for source in c.sources()}
             rootfs = self.result(rootfs_of(self.pins)) / "rootfs" if c.get("base") or c.get("debian_files") else None
-            build_step = lambda step: imagebuild.build(step, c, self.pins, binaries, rootfs)  # noqa: E731
+            build_step = lambda step: imagebuild.build(step, c, self.pins, binaries, rootfs, self.goarch)  # noqa: E731
         else:
             raise KubelabError(f"component {name} is a {c.kind}: not a cached folder")
         self._results[name] = self.runner.run(name, planned.key, build_step)

@@ -7,7 +7,6 @@ own code) or a module and version, for which the step makes a wrapper module of 
 proxy refuses a module's version list; a wrapper does not ask for it.)
 """
 
-import platform
 import subprocess
 from pathlib import Path
 
@@ -21,8 +20,8 @@ KIND_VERSION = 1   # bump when this module changes what a go step produces
 
 def host_arch() -> str:
     """The GOARCH of this machine: the nodes run here, so their binaries are built for it."""
-    machine = platform.machine().lower()
-    return {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
+    from .oci import host_arch as oci_arch
+    return oci_arch()
 
 
 def go_env(goarch: str) -> dict:

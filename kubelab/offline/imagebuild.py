@@ -17,7 +17,8 @@ KIND_VERSION = 1   # bump when this module changes what an image step produces
 ARCHIVE = "image.tar"
 
 
-def build(step: Step, component: Component, pins: Pins, binaries: dict[str, dict[str, Path]], rootfs: Path | None) -> None:
+def build(step: Step, component: Component, pins: Pins, binaries: dict[str, dict[str, Path]], rootfs: Path | None,
+          architecture: str = "") -> None:
     """`binaries`: {go component: {binary name: path}} of the finished Go steps."""
     files = {}
     for path, ref in (component.get("files") or {}).items():
@@ -37,7 +38,7 @@ def build(step: Step, component: Component, pins: Pins, binaries: dict[str, dict
     symlinks = {**base.symlinks, **debian_links, **(component.get("links") or {})}
     image = oci.Image(pins.expand(component.get("name")), files={**base.files, **debian_files, **files},
                       symlinks={path: target for path, target in symlinks.items() if path not in files and path not in debian_files},
-                      trees=dict(base.trees), **config(component))
+                      trees=dict(base.trees), architecture=architecture, **config(component))
     step.status = f"writing {image.name}"
     oci.write_archive(image, step.workdir / ARCHIVE)
 

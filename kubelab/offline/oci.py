@@ -34,6 +34,7 @@ class Image:
     env: list[str] = field(default_factory=lambda: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
     workdir: str = "/"
     user: str = ""
+    architecture: str = ""                      # GOARCH of the binaries inside; "" = this machine's
 
 
 def _info(name: str, mode: int, kind=tarfile.REGTYPE, size=0, linkname="") -> tarfile.TarInfo:
@@ -104,12 +105,20 @@ def _blob(tar: tarfile.TarFile, data: bytes) -> str:
     return digest
 
 
+def host_arch() -> str:
+    """This machine's architecture as OCI and Go name it (amd64, arm64)."""
+    import platform
+    machine = platform.machine().lower()
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
+
+
 def write_archive(image: Image, out: Path) -> None:
     layer = _layer(image)
     diff_id = hashlib.sha256(layer).hexdigest()
     compressed = gzip.compress(layer, compresslevel=1, mtime=0)
+    architecture = image.architecture or host_arch()
     config = {
-        "architecture": "amd64",
+        "architecture": architecture,
         "os": "linux",
         "config": {k: v for k, v in {
             "Entrypoint": image.entrypoint, "Cmd": image.cmd, "Env": image.env,
@@ -139,7 +148,7 @@ def write_archive(image: Image, out: Path) -> None:
             "manifests": [{
                 "mediaType": "application/vnd.oci.image.manifest.v1+json",
                 "digest": f"sha256:{manifest_digest}", "size": len(manifest_bytes),
-                "platform": {"architecture": "amd64", "os": "linux"},
+                "platform": {"architecture": architecture, "os": "linux"},
                 "annotations": {
                     "io.containerd.image.name": repo_tag,
                     "org.opencontainers.image.ref.name": repo_tag.rsplit(":", 1)[-1],

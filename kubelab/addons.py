@@ -76,8 +76,10 @@ def load(name: str) -> Addon:
 
 
 def install(cluster, name: str, timeout: float = 240) -> Addon:
-    """Install an add-on on a cluster kubelab can change, and wait until it serves."""
+    """Install an add-on (and first the add-ons it requires) and wait until it serves."""
     addon = load(name)
+    for required in addon.spec.get("requires", []):
+        install(cluster, required, timeout)
     if getattr(cluster, "node_access", False) and _offline(cluster):
         load_images(cluster, addon)
     if addon.spec.get("node_hosts"):

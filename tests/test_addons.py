@@ -127,3 +127,79 @@ spec:
         assert image_id.endswith(digest), (image_id, digest)
     finally:
         addons.uninstall(cluster, "registry")
+
+
+@pytest.mark.cluster
+@pytest.mark.disturbs   # it brings the Gateway API CRDs, and their removal changes discovery
+def test_one_controller_routes_an_ingress_and_an_httproute_to_a_service(cluster, namespace):
+    import time
+    import urllib.request
+
+    from kubelab.lab import Lab
+    from kubelab.pinned import AGNHOST
+    lab = Lab(cluster, namespace)
+    try:
+        lab.addon("traefik")
+        lab.apply(f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web}}
+spec:
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec: {{containers: [{{name: c, image: "{AGNHOST}", args: [netexec, --http-port=8080]}}]}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web}}
+spec:
+  selector: {{app: web}}
+  ports: [{{port: 80, targetPort: 8080}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {{name: web}}
+spec:
+  ingressClassName: traefik
+  rules:
+  - host: ingress.{namespace}.example
+    http: {{paths: [{{path: /, pathType: Prefix, backend: {{service: {{name: web, port: {{number: 80}}}}}}}}]}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: web}}
+spec:
+  gatewayClassName: traefik
+  listeners: [{{name: http, protocol: HTTP, port: 8000, allowedRoutes: {{namespaces: {{from: Same}}}}}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: web}}
+spec:
+  parentRefs: [{{name: web}}]
+  hostnames: [gateway.{namespace}.example]
+  rules: [{{backendRefs: [{{name: web, port: 80}}]}}]
+""")
+        lab.wait_ready("deployment", "web")
+        lab.wait_until("gateway.networking.k8s.io/v1/Gateway", "web", lambda g: any(
+            c["type"] == "Programmed" and c["status"] == "True" for c in (g.get("status") or {}).get("conditions", [])),
+            "the Gateway to be Programmed by its controller", timeout=60)
+        address = f"http://{lab.internal_ip(cluster.node_names()[-1])}:30080/hostname"
+
+        def answer(host):
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    request = urllib.request.Request(address, headers={"Host": host})
+                    with urllib.request.urlopen(request, timeout=5) as response:
+                        return response.read().decode()
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(1)
+        assert answer(f"ingress.{namespace}.example").startswith("web-")
+        assert answer(f"gateway.{namespace}.example").startswith("web-")
+    finally:
+        addons.uninstall(cluster, "traefik")
+        addons.uninstall(cluster, "gateway-api")

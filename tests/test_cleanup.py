@@ -15,6 +15,8 @@ from kubelab.errors import KubelabError
 from kubelab.lab import Lab, close_run
 from kubelab.node import CONTROLLER_TAINTS, Node
 
+from kube_helpers import wait_for
+
 TEST_NOTEBOOKS = Path(__file__).parent / "notebooks"
 
 pytestmark = pytest.mark.cluster
@@ -37,7 +39,9 @@ def test_node_changes_are_undone_by_gc_after_the_run_is_gone(cluster):
         assert unused not in node.images()
     assert sorted(gc.changed_nodes(cluster)[node.name]) == ["added images", "images", "kubelet configuration"]
 
-    # The process that made the changes is gone (no run namespace is alive): gc puts it all back.
+    # The process that made the changes is gone: gc puts it all back once no run is alive. (Other
+    # tests' namespaces, deleted without waiting, may still be going: gc rightly waits for them.)
+    wait_for("no live run namespace", lambda: not any(gc.run_namespaces(cluster).values()), timeout=120, interval=2)
     removed = gc.collect()
     assert node.name in removed["nodes"]
     assert node.images() == images_before

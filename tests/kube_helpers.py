@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from kubelab.cluster import KindCluster
+from kubelab.pinned import AGNHOST
 
 
 def apply(cluster: KindCluster, namespace: str, manifest: str) -> None:
@@ -37,3 +38,40 @@ def wait_for(what: str, predicate, timeout: float = 120, interval: float = 1):
 def pods(cluster: KindCluster, namespace: str, selector: str | None = None) -> list[dict]:
     args = ["get", "pods", "-n", namespace, "-o", "json"] + (["-l", selector] if selector else [])
     return json.loads(cluster.kubectl(*args))["items"]
+
+
+def server(name: str, zone: str | None = None, replicas: int = 1, labels: str = "app: web") -> str:
+    """A Deployment of agnhost netexec on :8080 (named port http), spread over the zones; pods
+    labelled `labels` and server=<name>, ready once /healthz answers."""
+    selector = f"\n      nodeSelector: {{topology.kubernetes.io/zone: {zone}}}" if zone else ""
+    return f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{{labels}, server: {name}}}}}
+  template:
+    metadata: {{labels: {{{labels}, server: {name}}}}}
+    spec:{selector}
+      topologySpreadConstraints:
+      - {{maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule,
+          labelSelector: {{matchLabels: {{server: {name}}}}}}}
+      containers:
+      - name: netexec
+        image: {AGNHOST}
+        args: [netexec, --http-port=8080]
+        ports: [{{containerPort: 8080, name: http}}]
+        readinessProbe: {{httpGet: {{path: /healthz, port: 8080}}, periodSeconds: 1}}
+"""
+
+
+# The Service in front of server("web"): port 80 (named http, so it has an SRV record) to 8080.
+SERVICE = """
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {server: web}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+"""

@@ -10,6 +10,8 @@ from kubelab import addons
 from kubelab.errors import KubelabError
 from kubelab.offline.pins import load as load_pins
 
+from kube_helpers import SERVICE, server
+
 
 @pytest.mark.parametrize("name", addons.available())
 def test_an_addon_names_its_manifests_and_only_pinned_images(name):
@@ -136,26 +138,10 @@ def test_one_controller_routes_an_ingress_and_an_httproute_to_a_service(cluster,
     import urllib.request
 
     from kubelab.lab import Lab
-    from kubelab.pinned import AGNHOST
     lab = Lab(cluster, namespace)
     try:
         lab.addon("traefik")
-        lab.apply(f"""
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: web}}
-spec:
-  selector: {{matchLabels: {{app: web}}}}
-  template:
-    metadata: {{labels: {{app: web}}}}
-    spec: {{containers: [{{name: c, image: "{AGNHOST}", args: [netexec, --http-port=8080]}}]}}
----
-apiVersion: v1
-kind: Service
-metadata: {{name: web}}
-spec:
-  selector: {{app: web}}
-  ports: [{{port: 80, targetPort: 8080}}]
+        lab.apply(server("web") + "---" + SERVICE + f"""
 ---
 apiVersion: networking.k8s.io/v1
 kind: Ingress

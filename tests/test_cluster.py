@@ -14,38 +14,13 @@ from kubelab.lab import is_ready
 from kubelab.node import Node
 from kubelab.offline.pins import load as load_pins
 
-from kube_helpers import apply, pods, wait_for
+from kube_helpers import SERVICE, apply, pods, server, wait_for
 
 pytestmark = pytest.mark.cluster
 
 PINS = load_pins()
 BUSYBOX = PINS.image("busybox")
-AGNHOST = PINS.image("agnhost")
 ZONES = ("zone-a", "zone-b")
-
-
-def server(name: str, zone: str | None = None, replicas: int = 1, labels: str = "app: web") -> str:
-    selector = f"\n      nodeSelector: {{topology.kubernetes.io/zone: {zone}}}" if zone else ""
-    return f"""
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{{labels}, server: {name}}}}}
-  template:
-    metadata: {{labels: {{{labels}, server: {name}}}}}
-    spec:{selector}
-      topologySpreadConstraints:
-      - {{maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule,
-          labelSelector: {{matchLabels: {{server: {name}}}}}}}
-      containers:
-      - name: netexec
-        image: {AGNHOST}
-        args: [netexec, --http-port=8080]
-        ports: [{{containerPort: 8080, name: http}}]
-        readinessProbe: {{httpGet: {{path: /healthz, port: 8080}}, periodSeconds: 1}}
-"""
 
 
 def client(name: str, zone: str | None = None, command: str = "sleep 3600", volume: str | None = None) -> str:
@@ -63,16 +38,6 @@ spec:{selector}
   - name: shell
     image: {BUSYBOX}
     command: [sh, -c, "{command}"]{mounts}{volumes}
-"""
-
-
-SERVICE = """
-apiVersion: v1
-kind: Service
-metadata: {name: web}
-spec:
-  selector: {server: web}
-  ports: [{port: 80, targetPort: 8080}]
 """
 
 

@@ -7,7 +7,7 @@ import pytest
 from kubelab.lab import Lab
 from kubelab.offline.pins import load as load_pins
 
-from kube_helpers import apply, pods, wait_for
+from kube_helpers import SERVICE, apply, pods, server, wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -25,27 +25,6 @@ spec:
 """
 
 
-SERVER = f"""
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: web}}
-spec:
-  selector: {{matchLabels: {{app: web}}}}
-  template:
-    metadata: {{labels: {{app: web}}}}
-    spec:
-      containers:
-      - {{name: c, image: "{PINS.image('agnhost')}", args: [netexec, --http-port=8080], ports: [{{containerPort: 8080, name: http}}]}}
----
-apiVersion: v1
-kind: Service
-metadata: {{name: web}}
-spec:
-  selector: {{app: web}}
-  ports: [{{name: http, port: 80, targetPort: 8080}}]
-"""
-
-
 def run(cluster, namespace, pod_name, command):
     return cluster.kubectl("exec", "-n", namespace, pod_name, "--", "sh", "-c", command, check=False, timeout=60)
 
@@ -53,7 +32,7 @@ def run(cluster, namespace, pod_name, command):
 def test_tools_in_agnhost_dnsutils_and_busybox_work_as_upstream(cluster, namespace):
     lab = Lab(cluster, namespace)
     lab.addon("dnsutils")
-    apply(cluster, namespace, SERVER + "---" + pod("agnhost", PINS.image("agnhost"))
+    apply(cluster, namespace, server("web") + "---" + SERVICE + "---" + pod("agnhost", PINS.image("agnhost"))
           + "---" + pod("dnsutils", PINS.image("dnsutils")) + "---" + pod("busybox", PINS.image("busybox")))
     lab.wait_ready("deployment", "web")
     for name in ("agnhost", "dnsutils", "busybox"):

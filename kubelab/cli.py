@@ -3,7 +3,7 @@
     kubelab up [--config default] [--images auto|stock|offline] [--recreate]
     kubelab down [--config default]
     kubelab doctor
-    kubelab images build [--force-node]
+    kubelab images build [--kubernetes v1.36] [--force-node] [--list]
     kubelab run NOTEBOOK [-p KEY VALUE]...
     kubelab test
     kubelab list
@@ -44,13 +44,13 @@ def cmd_images_build(args) -> int:
     from .host import require_docker
     from .offline.build import build, listing
     if args.list:
-        rows = [("component", "kind", "what", "state"), *listing()]
+        rows = [("component", "kind", "what", "state"), *listing(args.kubernetes)]
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         for row in rows:
             print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
         return 0
     require_docker()
-    image = build(force_node=args.force_node)
+    image = build(force_node=args.force_node, kubernetes=args.kubernetes)
     print(image)
     return 0
 
@@ -154,6 +154,8 @@ def parser() -> argparse.ArgumentParser:
     build = images_sub.add_parser("build", help="build kind, Kubernetes and the node image from Go modules and Debian packages")
     build.add_argument("--force-node", action="store_true", help="rebuild the node image even if it is up to date")
     build.add_argument("--list", action="store_true", help="list the components, their versions and which are cached; build nothing")
+    build.add_argument("--kubernetes", metavar="VERSION",
+                       help="another Kubernetes minor the pins declare (e.g. v1.36); default: the pinned one")
     build.set_defaults(func=cmd_images_build)
 
     run = sub.add_parser("run", help="execute one notebook on the cluster (papermill); writes it and an HTML copy to out/")

@@ -3,6 +3,8 @@
 On a connected machine kind's own default node image is pulled as usual. Where no registry can
 be reached, kubelab builds the same image names from Go modules and Debian packages
 (kubelab.offline). `--images` / KUBELAB_IMAGES chooses explicitly: auto (default), stock, offline.
+A cluster config may name another Kubernetes minor (`kubernetes: v1.36`): stock kind then runs
+`kindest/node:<that version>`, and the offline build makes that variant of the pins.
 """
 
 import os
@@ -22,32 +24,37 @@ class ImageChoice:
     mode: str                  # "stock" or "offline"
     node_image: str | None     # None: kind's own default
     reason: str
+    kubernetes: str | None = None   # a variant's version ("v1.36"); None: the pinned default
 
     def describe(self) -> str:
         image = self.node_image or f"kind {load_pins()['kind']['version']}'s default node image"
         return f"images: {self.mode} ({image}), because {self.reason}"
 
 
-def choose(mode: str | None = None) -> ImageChoice:
+def choose(mode: str | None = None, kubernetes: str | None = None) -> ImageChoice:
+    """`kubernetes`: the version a cluster config names ("v1.36"), None for the pinned default."""
     mode = mode or os.environ.get("KUBELAB_IMAGES") or "auto"
     if mode not in MODES:
         raise KubelabError(f"unknown image mode {mode!r}", f"use one of: {', '.join(MODES)} (--images or KUBELAB_IMAGES)")
-    pins = load_pins()
+    pins = load_pins(kubernetes=kubernetes)
+    variant = pins.variant
+    # stock kind: its own default image, or the same repository at the variant's version
+    stock_image = f"{pins['kind']['node_image']}:{pins.kubernetes}" if variant else None
     if mode == "offline":
-        return ImageChoice("offline", pins.node_image, "it was asked for")
+        return ImageChoice("offline", pins.node_image, "it was asked for", variant)
     if mode == "stock":
-        return ImageChoice("stock", None, "it was asked for")
+        return ImageChoice("stock", stock_image, "it was asked for", variant)
     reach = registry_reachability()
     if reach.reachable:
-        return ImageChoice("stock", None, f"container registries can be reached ({reach.reason})")
-    return ImageChoice("offline", pins.node_image, f"no container registry can be reached: {reach.reason}")
+        return ImageChoice("stock", stock_image, f"container registries can be reached ({reach.reason})", variant)
+    return ImageChoice("offline", pins.node_image, f"no container registry can be reached: {reach.reason}", variant)
 
 
 def ensure_node_image(choice: ImageChoice) -> None:
     """Build the offline images if that is the choice (cached: a no-op when up to date)."""
     if choice.mode == "offline":
         from .offline.build import build
-        build()
+        build(kubernetes=choice.kubernetes)
 
 
 def tool(name: str, choice: ImageChoice) -> Path:

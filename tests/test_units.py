@@ -23,14 +23,14 @@ def test_oci_archive_names_the_image_for_containerd_and_docker(tmp_path):
     binary.write_bytes(b"#!/bin/sh\necho hi\n")
     binary.chmod(0o755)
     out = tmp_path / "image.tar"
-    oci.write_archive(oci.Image("docker.io/library/busybox:1.35.0", files={"bin/hello": binary},
+    oci.write_archive(oci.Image("docker.io/library/busybox:1.37.0", files={"bin/hello": binary},
                                 symlinks={"usr/bin/hi": "/bin/hello"}, entrypoint=["/bin/hello"]), out)
     with tarfile.open(out) as tar:
         index = json.load(tar.extractfile("index.json"))
         docker_manifest = json.load(tar.extractfile("manifest.json"))
         (entry,) = index["manifests"]
-        assert entry["annotations"]["io.containerd.image.name"] == "docker.io/library/busybox:1.35.0"
-        assert docker_manifest[0]["RepoTags"] == ["busybox:1.35.0"]
+        assert entry["annotations"]["io.containerd.image.name"] == "docker.io/library/busybox:1.37.0"
+        assert docker_manifest[0]["RepoTags"] == ["busybox:1.37.0"]
         manifest = json.load(tar.extractfile(f"blobs/sha256/{entry['digest'].split(':')[1]}"))
         config = json.load(tar.extractfile(f"blobs/sha256/{manifest['config']['digest'].split(':')[1]}"))
         assert config["config"]["Entrypoint"] == ["/bin/hello"]
@@ -168,7 +168,7 @@ def test_a_bad_block_is_refused_with_its_name(tmp_path):
     with pytest.raises(KubelabError, match=r"\[thing\] uses the tag 'latest'"):
         load(bad)
     bad.write_text('[thing]\nkind = "image"\nname = "example.com/thing:1"\nfiles = {"x" = "nowhere:x"}\n')
-    with pytest.raises(KubelabError, match="takes 'nowhere:x' from 'nowhere', which is not a go component"):
+    with pytest.raises(KubelabError, match="takes 'nowhere:x' from 'nowhere', which is neither a go nor a files component"):
         load(bad)
     bad.write_text('[thing]\nkind = "rpm"\n')
     with pytest.raises(KubelabError, match="use one of: go, debian, image, node, files"):
@@ -196,6 +196,62 @@ def test_editing_one_block_rebuilds_that_step_and_what_depends_on_it_only():
     # another architecture: every Go step and everything made of them, the rootfs aside
     other = {name: p.key for name, p in build.plan(pins, goarch="arm64").items()}
     assert before["rootfs"] == other["rootfs"] and before["kubernetes"] != other["kubernetes"]
+
+
+def test_a_second_kubernetes_minor_shares_every_component_it_does_not_change():
+    from kubelab.offline import build
+    from kubelab.offline.pins import load
+    default, variant = load(), load(kubernetes="v1.36")
+    assert variant.variant == "v1.36" and variant.kubernetes.startswith("v1.36.") and default.variant is None
+    assert load(kubernetes=variant.kubernetes) == variant and load(kubernetes=default.kubernetes) == default
+    ours = {name: p.key for name, p in build.plan(default, goarch="amd64").items()}
+    theirs = {name: p.key for name, p in build.plan(variant, goarch="amd64").items()}
+    changed = sorted(name for name in ours if ours[name] != theirs[name])
+    # what the variant names, what takes files from it, and what carries the version in its name
+    assert changed == ["coredns", "coredns-image", "etcd", "etcd-image", "kube-apiserver", "kube-controller-manager",
+                       "kube-proxy", "kube-scheduler", "kubernetes", "node"], changed
+    # a test image keeps its version whatever Kubernetes runs: agnhost is the default's in both
+    assert variant.image("agnhost") == default.image("agnhost") and variant.node_image != default.node_image
+    with pytest.raises(KubelabError, match="has no Kubernetes v1.20"):
+        load(kubernetes="v1.20")
+    with pytest.raises(KubelabError, match=f"pins Kubernetes {variant.kubernetes}, not v1.36.0"):
+        load(kubernetes="v1.36.0")
+
+
+def test_the_variants_go_module_matches_its_pins():
+    from kubelab.offline.pins import load
+    variant = load(kubernetes="v1.36")
+    go_mod = (Path(__file__).parent.parent / "clusters/offline" / variant["kubernetes"]["wrapper"] / "go.mod").read_text()
+    assert f"k8s.io/kubernetes {variant.kubernetes}" in go_mod
+    assert f"k8s.io/api => k8s.io/api {variant.staging_version}" in go_mod
+    etcd_mod = (Path(__file__).parent.parent / "clusters/offline" / variant["etcd"]["wrapper"] / "go.mod").read_text()
+    assert f"go.etcd.io/etcd/server/v3 {variant['etcd']['version']}" in etcd_mod
+    assert variant.image("etcd-image").endswith(":" + variant["etcd"]["version"].lstrip("v") + "-0")
+
+
+def test_a_cluster_config_names_its_kubernetes_and_a_wrong_one_is_refused(tmp_path):
+    from kubelab.backends.kind import load_config
+    from kubelab.images import choose
+    good = tmp_path / "k136.yaml"
+    good.write_text("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nkubernetes: v1.36\n")
+    assert load_config(good)["kubernetes"] == "v1.36"
+    offline, stock = choose("offline", "v1.36"), choose("stock", "v1.36")
+    assert offline.node_image.startswith("kindest/node:v1.36.") and offline.kubernetes == "v1.36"
+    assert stock.node_image == offline.node_image    # stock kind: the same repository and tag, pulled
+    assert choose("stock").node_image is None        # the default: kind's own default image
+    bad = tmp_path / "k120.yaml"
+    bad.write_text("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nkubernetes: v1.20\n")
+    with pytest.raises(KubelabError, match=r"k120.yaml: kubernetes: the offline build has no Kubernetes v1.20"):
+        load_config(bad)
+
+
+def test_the_cache_keeps_the_results_of_every_declared_version(tmp_path):
+    from kubelab.offline.steps import StepRunner
+    runner = StepRunner(tmp_path, echo=lambda s: None, keep=frozenset({"thing-" + "a" * 16}))
+    old = runner.run("thing", "a" * 16, lambda step: None)
+    other = runner.run("thing", "b" * 16, lambda step: None)
+    newer = runner.run("thing", "c" * 16, lambda step: None)
+    assert old.is_dir() and not other.exists() and newer.is_dir()
 
 
 def test_every_image_a_manifest_or_notebook_names_is_a_pinned_component():

@@ -42,6 +42,9 @@ def config_path(config: str) -> Path:
     return path
 
 
+KUBELAB_FIELDS = ("addons", "kubernetes")   # what a cluster config may add to kind's own fields
+
+
 def load_config(path: Path) -> dict:
     try:
         data = yaml.safe_load(path.read_text())
@@ -50,6 +53,13 @@ def load_config(path: Path) -> dict:
     if not isinstance(data, dict) or data.get("kind") != "Cluster":
         raise KubelabError(f"{path} is not a kind Cluster config (kind: Cluster missing)",
                            "see https://kind.sigs.k8s.io/docs/user/configuration/")
+    if data.get("kubernetes") is not None:
+        from ..offline.pins import load as load_pins
+        data["kubernetes"] = str(data["kubernetes"])
+        try:
+            load_pins(kubernetes=data["kubernetes"])
+        except KubelabError as e:
+            raise KubelabError(f"{path}: kubernetes: {e.what}", e.fix) from None
     return data
 
 
@@ -102,12 +112,18 @@ class KindCluster(ClusterBackend):
     def choice(self) -> ImageChoice:
         if self._choice is None:
             record = self.record()
-            if record and self._images_mode is None:
+            if record and self._images_mode is None and record.config_digest == self.config_digest():
                 # An existing cluster keeps the images it was made with; no network probe needed.
-                self._choice = ImageChoice(record.mode, record.node_image, "the cluster was created with them")
+                self._choice = ImageChoice(record.mode, record.node_image, "the cluster was created with them",
+                                           self.kubernetes)
             else:
-                self._choice = choose(self._images_mode)
+                self._choice = choose(self._images_mode, self.kubernetes)
         return self._choice
+
+    @property
+    def kubernetes(self) -> str | None:
+        """The Kubernetes version the config asks for (`kubernetes: v1.36`), None for the pinned default."""
+        return self.config.get("kubernetes")
 
     def config_digest(self) -> str:
         return hashlib.sha256(json.dumps(self.config, sort_keys=True).encode()).hexdigest()[:16]
@@ -221,8 +237,8 @@ class KindCluster(ClusterBackend):
     def create(self, wait: float, keep_on_failure: bool = False) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         rendered = self.dir / "kind-config.yaml"
-        # `addons` is kubelab's, not kind's (kind refuses fields it does not know).
-        kind_config = {k: v for k, v in self.config.items() if k != "addons"}
+        # `addons` and `kubernetes` are kubelab's, not kind's (kind refuses fields it does not know).
+        kind_config = {k: v for k, v in self.config.items() if k not in KUBELAB_FIELDS}
         rendered.write_text(yaml.safe_dump(kind_config, sort_keys=False))
         args = [self.kind, "create", "cluster", "--name", self.name, "--config", rendered,
                 "--kubeconfig", self.kubeconfig, "--wait", "0s"] + (["--retain"] if keep_on_failure else [])

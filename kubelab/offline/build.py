@@ -6,7 +6,9 @@ version of its step kind (plus, for Go, the wrapper module's files, the Go versi
 architecture) -- never the driver's own code -- so editing one block rebuilds that step and what
 depends on it, nothing else. Results live in the cache (`kubelab images build --list` shows
 which are there); a second build does nothing. Run it with `kubelab images build`; `kubelab up`
-runs it when the offline images are chosen and missing.
+runs it when the offline images are chosen and missing. A variant (another Kubernetes minor,
+`kubelab images build --kubernetes v1.36`) shares every result whose inputs it does not change,
+and the cache keeps the results of every version the pins declare.
 """
 
 import json
@@ -22,7 +24,7 @@ from ..errors import KubelabError
 from ..paths import cache_dir
 from . import debian, gobuild, imagebuild, modulefiles, nodeimage
 from .nodeimage import image_label
-from .pins import Component, Pins, load
+from .pins import Component, Pins, every_version, load
 from .steps import StepRunner, digest_files, key_of
 
 KIND_VERSIONS = {"go": gobuild.KIND_VERSION, "debian": debian.KIND_VERSION, "image": imagebuild.KIND_VERSION,
@@ -92,7 +94,7 @@ class Builder:
         elif c.kind == "files":
             build_step = lambda step: modulefiles.build(step, c)  # noqa: E731
         elif c.kind == "image":
-            binaries = {source: gobuild.binaries(self.result(source)) for source in c.sources()}
+            binaries = {source: self.outputs(source) for source in c.sources()}
             rootfs = self.result(rootfs_of(self.pins)) / "rootfs" if c.get("base") or c.get("debian_files") else None
             build_step = lambda step: imagebuild.build(step, c, self.pins, binaries, rootfs, self.goarch)  # noqa: E731
         else:
@@ -100,23 +102,38 @@ class Builder:
         self._results[name] = self.runner.run(name, planned.key, build_step)
         return self._results[name]
 
+    def outputs(self, name: str) -> dict[str, Path]:
+        """What images can take from a step: a go step's binaries by name, a files step's files
+        by their path in the module."""
+        result = self.result(name)
+        if self.steps[name].component.kind == "files":
+            return modulefiles.files(result)
+        return gobuild.binaries(result)
+
     def binaries(self, names) -> dict[str, dict[str, Path]]:
         return {name: gobuild.binaries(self.result(name)) for name in names}
 
 
-def builder(echo=None) -> Builder:
-    pins = load()
-    runner = StepRunner(cache_dir(), **({"echo": echo} if echo else {}))
+def planned_results(goarch: str) -> frozenset[str]:
+    """The cache folders (`<component>-<key>`) of every version the pins declare: what the cache keeps."""
+    return frozenset(f"{name}-{p.key}" for pins in every_version() for name, p in plan(pins, goarch).items())
+
+
+def builder(echo=None, kubernetes: str | None = None) -> Builder:
+    pins = load(kubernetes=kubernetes)
+    goarch = gobuild.host_arch()
+    runner = StepRunner(cache_dir(), keep=planned_results(goarch), **({"echo": echo} if echo else {}))
     for tool in ("go", "docker"):
         if not shutil.which(tool):
             raise KubelabError(f"the offline build needs '{tool}' on PATH",
                                "run scripts/prepare-host.sh (it installs Docker); Go >= 1.26 from your OS or go.dev")
-    return Builder(pins, runner, gobuild.host_arch())
+    return Builder(pins, runner, goarch)
 
 
-def build(force_node: bool = False, echo=None) -> str:
-    """Build (or reuse) everything a cluster needs (add-ons aside); return the node image reference."""
-    b = builder(echo)
+def build(force_node: bool = False, echo=None, kubernetes: str | None = None) -> str:
+    """Build (or reuse) everything a cluster needs (add-ons aside); return the node image reference.
+    `kubernetes`: a variant's version ("v1.36"); the default's when None."""
+    b = builder(echo, kubernetes)
     pins, runner = b.pins, b.runner
     runner.echo(f"offline build for Kubernetes {pins.kubernetes}, kind {pins['kind']['version']}, {b.goarch} "
                 f"(cache: {runner.root})")
@@ -146,7 +163,7 @@ def build(force_node: bool = False, echo=None) -> str:
         finally:
             shutil.rmtree(work, ignore_errors=True)
     runner.timings["total"] = time.monotonic() - started
-    remove_results_of_other_components(runner.root, pins)
+    remove_unplanned_results(runner.root, runner.keep)
     (runner.root / "last-build.json").write_text(json.dumps({"node_image": reference, "timings": runner.timings}, indent=1))
     return reference
 
@@ -167,13 +184,12 @@ def addon_files(addon: str, echo=None) -> list[Path]:
     return sorted(f for c in parts for f in (b.result(c.name) / "files").rglob("*") if f.is_file())
 
 
-def remove_results_of_other_components(root: Path, pins: Pins) -> None:
-    """Results of steps no component has any more (renamed or removed blocks): the cache would
-    only grow with them. (A component's own older results go when its new one is made.)"""
+def remove_unplanned_results(root: Path, keep: frozenset[str]) -> None:
+    """Results no version of the pins plans any more (older pins, removed blocks, another Go):
+    the cache would only grow with them."""
     import re
     for result in root.iterdir():
-        match = re.fullmatch(r"(.+)-[0-9a-f]{16}", result.name)
-        if match and result.is_dir() and match.group(1) not in pins.components:
+        if re.fullmatch(r".+-[0-9a-f]{16}", result.name) and result.is_dir() and result.name not in keep:
             shutil.rmtree(result, ignore_errors=True)
 
 
@@ -191,9 +207,9 @@ def check_kubeadm_images(kubeadm: Path, pins: Pins) -> None:
                            f"add an image block for each to {pins.path}")
 
 
-def listing() -> list[tuple[str, str, str, str]]:
+def listing(kubernetes: str | None = None) -> list[tuple[str, str, str, str]]:
     """(component, kind, what it is, cached?) for `kubelab images build --list`."""
-    pins = load()
+    pins = load(kubernetes=kubernetes)
     runner = StepRunner(cache_dir(), echo=lambda s: None)
     rows = []
     for name, planned in plan(pins).items():

@@ -29,10 +29,46 @@ def build(step: Step, component: Component) -> None:
     rootfs = step.workdir / "rootfs"
     step.run(["debootstrap", "--variant=minbase", "--include=" + ",".join(component.get("packages")),
               component.get("suite"), rootfs, DEBIAN_MIRROR])
+    unpack = component.get("unpack")
+    if unpack:
+        unpack_packages(step, unpack["suite"], unpack["packages"], rootfs)
     for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
         for f in (rootfs / junk).glob("*"):
             if f.is_file():
                 f.unlink()
+
+
+def unpack_packages(step: Step, suite: str, packages: list[str], root: Path) -> None:
+    """Unpack (not install) packages of another suite over `root`: their files, checked against the
+    suite's package index, without their scripts or dependencies (for static binaries)."""
+    import hashlib
+    import lzma
+    import urllib.request
+    arch = oci.host_arch()
+    index_url = f"{DEBIAN_MIRROR}/dists/{suite}/main/binary-{arch}/Packages.xz"
+    step.status = f"reading {index_url}"
+    with urllib.request.urlopen(index_url, timeout=120) as response:
+        index = lzma.decompress(response.read()).decode()
+    entries = {}
+    for paragraph in index.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in paragraph.splitlines() if ": " in line and not line.startswith(" "))
+        if fields.get("Package") in packages:
+            entries[fields["Package"]] = fields
+    missing = sorted(set(packages) - set(entries))
+    if missing:
+        raise KubelabError(f"Debian {suite} ({arch}) has no package {', '.join(missing)}")
+    for name in packages:
+        fields = entries[name]
+        step.status = f"unpacking {name} {fields['Version']} from {suite}"
+        with urllib.request.urlopen(f"{DEBIAN_MIRROR}/{fields['Filename']}", timeout=300) as response:
+            data = response.read()
+        if hashlib.sha256(data).hexdigest() != fields["SHA256"]:
+            raise KubelabError(f"{fields['Filename']} does not match the SHA256 in {suite}'s package index")
+        deb = step.workdir / f"{name}.deb"
+        deb.write_bytes(data)
+        step.run(["dpkg-deb", "-x", deb, root])
+        deb.unlink()
+        step.log(f"unpacked {name} {fields['Version']} from {suite}")
 
 
 def install_debian_package(step: Step, command: str, package: str) -> None:

@@ -8,6 +8,7 @@ proxy refuses a module's version list; a wrapper does not ask for it.)
 """
 
 import subprocess
+from functools import cache
 from pathlib import Path
 
 from ..errors import KubelabError
@@ -29,6 +30,7 @@ def go_env(goarch: str) -> dict:
     return {"CGO_ENABLED": "0", "GOFLAGS": "-buildvcs=false", "GOOS": "linux", "GOARCH": goarch}
 
 
+@cache
 def go_version() -> str:
     try:
         return subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True, check=True).stdout.strip()

@@ -31,3 +31,9 @@ def build(step: Step, component: Component) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
     step.log(f"copied {len(found)} files from {reference}")
+
+
+def files(result: Path) -> dict[str, Path]:
+    """A finished files step's files, by their path in the module."""
+    root = result / "files"
+    return {str(f.relative_to(root)): f for f in sorted(root.rglob("*")) if f.is_file()}

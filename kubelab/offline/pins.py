@@ -1,7 +1,11 @@
 """The components of the offline build (clusters/offline/pins.toml), read once and checked.
 
-Each block is a component of one step kind ("go", "debian", "image", "node"); see the file's
-header for what each kind's fields mean.
+Each block is a component of one step kind ("go", "debian", "image", "node", "files"); see the
+file's header for what each kind's fields mean.
+
+A second Kubernetes minor is a variant (`[variants."v1.36".<component>]`): it changes only the
+fields it names, so every other component -- and its cached result -- is shared with the default.
+`load(kubernetes="v1.36")` gives the pins of that variant.
 """
 
 import tomllib
@@ -37,7 +41,7 @@ class Component:
 
 
 def references(block: dict) -> list[str]:
-    """The "component:binary" references of a block (its `files` and `binaries` maps)."""
+    """The "component:file" references of a block (its `files` and `binaries` maps)."""
     return [ref for field in ("files", "binaries") if isinstance(block.get(field), dict) for ref in block[field].values()]
 
 
@@ -45,6 +49,8 @@ def references(block: dict) -> list[str]:
 class Pins:
     raw: dict
     path: Path
+    variant: str | None = None              # None: the default Kubernetes version
+    variants: tuple[str, ...] = ()          # every variant the file declares
 
     def __getitem__(self, section: str) -> dict:
         return self.raw[section]
@@ -102,13 +108,64 @@ def check(raw: dict, path: Path) -> None:
             raise KubelabError(f"{path}: [{name}] uses the tag 'latest'", "pin an exact tag")
         for ref in references(block):
             source = ref.split(":", 1)[0]
-            if raw.get(source, {}).get("kind") != "go":
-                raise KubelabError(f"{path}: [{name}] takes {ref!r} from {source!r}, which is not a go component")
+            if raw.get(source, {}).get("kind") not in ("go", "files"):
+                raise KubelabError(f"{path}: [{name}] takes {ref!r} from {source!r}, which is neither a go nor a files component")
+
+
+def merged(raw: dict, overrides: dict, path: Path, variant: str) -> dict:
+    """The default's components with a variant's fields put over them."""
+    unknown = sorted(set(overrides) - set(raw))
+    if unknown:
+        raise KubelabError(f"{path}: variant {variant} changes components that do not exist: {', '.join(unknown)}")
+    return {name: {**block, **overrides.get(name, {})} for name, block in raw.items()}
+
+
+def read(path: Path) -> tuple[dict, dict]:
+    """(the default components, {variant: its overrides}), both checked."""
+    try:
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise KubelabError(f"{path} is not valid TOML: {e}") from None
+    variants = raw.pop("variants", {})
+    check(raw, path)
+    for name, overrides in variants.items():
+        if "version" not in overrides.get("kubernetes", {}):
+            raise KubelabError(f"{path}: variant {name} does not set [variants.\"{name}\".kubernetes] version")
+        check(merged(raw, overrides, path, name), path)
+    return raw, variants
+
+
+def minor(version: str) -> str:
+    """"v1.36.5", "1.36" -> "v1.36"."""
+    parts = version.strip().lstrip("v").split(".")
+    return "v" + ".".join(parts[:2])
 
 
 @cache
-def load(path: Path = OFFLINE / "pins.toml") -> Pins:
-    with open(path, "rb") as f:
-        raw = tomllib.load(f)
-    check(raw, path)
-    return Pins(raw, path)
+def load(path: Path = OFFLINE / "pins.toml", kubernetes: str | None = None) -> Pins:
+    """The pins, of the default Kubernetes version or of the variant `kubernetes` names
+    ("v1.36", "1.36" or its exact "v1.36.5"; the default's own version gives the default)."""
+    raw, variants = read(path)
+    names = tuple(variants)
+    if kubernetes is None or minor(kubernetes) == minor(raw["kubernetes"]["version"]):
+        chosen = None
+    else:
+        matches = [n for n in names if minor(n) == minor(kubernetes)]
+        if not matches:
+            known = ", ".join([f"{raw['kubernetes']['version']} (default)",
+                               *(variants[n]["kubernetes"]["version"] for n in names)])
+            raise KubelabError(f"the offline build has no Kubernetes {kubernetes}",
+                               f"use one of: {known}, or add a variant to {path}")
+        chosen = matches[0]
+    pins = Pins(merged(raw, variants[chosen], path, chosen) if chosen else raw, path, chosen, names)
+    if kubernetes and kubernetes.count(".") == 2 and kubernetes.lstrip("v") != pins.kubernetes.lstrip("v"):
+        raise KubelabError(f"the offline build pins Kubernetes {pins.kubernetes}, not {kubernetes}",
+                           f"ask for {minor(kubernetes)} or {pins.kubernetes}")
+    return pins
+
+
+def every_version(path: Path = OFFLINE / "pins.toml") -> list[Pins]:
+    """The default's pins and every variant's."""
+    default = load(path)
+    return [default, *(load(path, name) for name in default.variants)]

@@ -91,8 +91,10 @@ class Step:
 class StepRunner:
     """Runs steps into `<cache>/offline/<name>-<key>/`, reusing any that are already there."""
 
-    def __init__(self, cache: Path, echo: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)):
+    def __init__(self, cache: Path, echo: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True),
+                 keep: frozenset[str] = frozenset()):
         self.root = cache / "offline"
+        self.keep = keep    # results never removed as "older": those of the other versions the pins declare
         self.logs = cache / "logs"
         self.root.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -115,7 +117,7 @@ class StepRunner:
         self.attempt(name, key, work, build)
         # Remove an older result of the same step: keep the cache from growing with every pin change.
         for old in self.root.glob(f"{name}-*"):
-            if re.fullmatch(re.escape(name) + r"-[0-9a-f]{16}", old.name) and old.is_dir():
+            if re.fullmatch(re.escape(name) + r"-[0-9a-f]{16}", old.name) and old.is_dir() and old.name not in self.keep:
                 shutil.rmtree(old, ignore_errors=True)
         work.rename(final)
         return final

@@ -88,10 +88,37 @@ def install(cluster, name: str, timeout: float = 240) -> Addon:
         with tempfile.NamedTemporaryFile("w", suffix=".yaml") as manifest:
             manifest.write(addon.rendered(with_module_files=True))
             manifest.flush()
+            wait_for_earlier_removal(cluster, manifest.name, timeout)
             cluster.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager", "kubelab-addons", "-f", manifest.name)
             cluster.kubectl("label", "--overwrite", "-f", manifest.name, f"{LABEL}={name}")
     wait_until_serving(cluster, addon, timeout)
     return addon
+
+
+def wait_for_earlier_removal(cluster, manifest: str, timeout: float) -> None:
+    """An uninstall does not wait for its objects to go. Applying over objects still being deleted
+    would be refused (a terminating CRD takes no new objects) or lost when the deletion
+    completes: wait until they are gone. (A rare path, after an uninstall: polled.)"""
+    from .progress import Progress
+
+    def terminating() -> list[str]:
+        out = cluster.kubectl("get", "--ignore-not-found", "-o", "json", "-f", manifest)
+        items = json.loads(out).get("items", []) if out.strip() else []
+        return [f"{o['kind'].lower()}/{o['metadata']['name']}" for o in items if o["metadata"].get("deletionTimestamp")]
+
+    left = terminating()
+    if not left:
+        return
+    progress = Progress(f"{len(left)} object(s) of an earlier removal to go")
+    deadline = time.monotonic() + timeout
+    while left:
+        if time.monotonic() > deadline:
+            raise KubelabError(f"objects of an earlier removal are still being deleted after {timeout:.0f} s: {', '.join(left[:5])}",
+                               "look at their finalizers (kubectl get -o yaml); kubelab gc releases a run's own")
+        progress.update(", ".join(left[:3]))
+        time.sleep(1)
+        left = terminating()
+    progress.done("gone")
 
 
 def uninstall(cluster, name: str) -> None:

@@ -94,6 +94,9 @@ class Run:
         self.echo, self.stream = echo, stream
         self.keep = keep_clusters if keep_clusters is not None else os.environ.get("KUBELAB_KEEP_CLUSTERS") == "1"
         self.outcomes: list[Outcome] = []
+        # The environment as it is now: under pytest, tests that run meanwhile may change os.environ
+        # (a state folder of their own, say), and a notebook started then must not inherit that.
+        self.env = dict(os.environ)
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=max(len(self.lanes), 1), thread_name_prefix="lane")
         self._futures = [self._pool.submit(self._run_lane, lane) for lane in self.lanes]
@@ -123,7 +126,7 @@ class Run:
         self.echo(f"kubelab: {nb.name}: running on {lane.cluster} (budget {nb.budget_seconds:.0f} s; "
                   f"output in {out_dir() / (nb.name + '.log')})")
         tag = f"[{nb.name.split('-')[0]}] "
-        outcome = run_in_process(nb, lane, on_line=(lambda line: self.echo(tag + line)) if self.stream else None)
+        outcome = run_in_process(nb, lane, on_line=(lambda line: self.echo(tag + line)) if self.stream else None, env=self.env)
         self.echo(f"kubelab: {nb.name}: {outcome.status} in {outcome.seconds:.0f} s, {outcome.checks_passed} checks passed"
                   + (f" ({outcome.message})" if outcome.message else ""))
         return outcome
@@ -155,14 +158,15 @@ def _print_line(line: str) -> None:
         print(line.rstrip("\n"), flush=True)
 
 
-def run_in_process(nb: Notebook, lane: Lane, on_line: Callable[[str], None] | None = None) -> Outcome:
+def run_in_process(nb: Notebook, lane: Lane, on_line: Callable[[str], None] | None = None,
+                   env: dict | None = None) -> Outcome:
     """`kubelab run` in a process of its own (its environment, its kernel, its Ctrl-C handling);
     its output goes to out/<notebook>.log, and to `on_line` line by line if given."""
     started = time.monotonic()
     before = (last_run(nb.name) or {}).get("finished")
     process = subprocess.Popen([sys.executable, "-m", "kubelab", "run", str(nb.path), "--config", lane.config,
                                 "--cluster-name", lane.cluster],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=env)
     with open(out_dir() / f"{nb.name}.log", "w") as log:
         for line in process.stdout:
             log.write(line)

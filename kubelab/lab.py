@@ -161,15 +161,19 @@ class Lab:
                 print(f"applied {obj['kind'].lower()}/{name}" + (f" in {ns}" if ns and ns != self.namespace else ""))
         return applied
 
-    def create(self, manifest: str | dict, namespace: str | None = None, quiet: bool = False) -> dict:
-        """Create (not apply) one object: fails with the API's error if it exists already."""
+    def create(self, manifest: str | dict, namespace: str | None = None, quiet: bool = False,
+               dry_run: bool = False) -> dict:
+        """Create (not apply) one object: fails with the API's error if it exists already. With
+        dry_run, the API server admits and defaults it but stores nothing: the object returned is
+        what it would have stored."""
         (obj,) = parse_manifest(manifest)
         resource = self.resource(f"{obj['apiVersion']}/{obj['kind']}")
         ns = self._ns(resource, namespace or obj.get("metadata", {}).get("namespace"))
         body = self._mark_as_the_runs(resource, obj, new=True)
-        result = self.dynamic.create(resource, body=body, namespace=ns).to_dict()
+        result = self.dynamic.create(resource, body=body, namespace=ns, **({"dry_run": "All"} if dry_run else {})).to_dict()
         if not quiet:
-            print(f"created {obj['kind'].lower()}/{result['metadata']['name']}" + (f" in {ns}" if ns else ""))
+            print(f"{'would create (dry run)' if dry_run else 'created'} {obj['kind'].lower()}/{result['metadata']['name']}"
+                  + (f" in {ns}" if ns else ""))
         return result
 
     def http_get(self, path: str, anonymous: bool = False) -> tuple[int, str]:

@@ -8,6 +8,7 @@ journal) and the changes an experiment makes to a node, every one of them undone
     worker.stop(); worker.start()                      # the node's machine fails and comes back
     worker.save_images()                               # before anything may delete images
     worker.reconfigure_kubelet(imageMaximumGCAge="3m") # restarts the kubelet
+    worker.add_runtime_handler("kubelab-runc")         # a second containerd handler, for RuntimeClass
     ...
     worker.restore()                                   # all of it is back as it was
 
@@ -45,6 +46,10 @@ SAVED_IMAGES = f"{SAVED}/images.tar"
 SAVED_IMAGE_NAMES = f"{SAVED}/images.txt"
 ADDED_IMAGES = f"{SAVED}/added-images.txt"
 STOPPED_UNITS = f"{SAVED}/stopped-units.txt"
+CONTAINERD_CONFIG = "/etc/containerd/config.toml"
+SAVED_CONTAINERD_CONFIG = f"{SAVED}/containerd-config.toml"
+# containerd's CRI plugin, by config version: 2 (containerd 1.x), 3 (containerd 2.x)
+CRI_RUNTIME_PLUGIN = {2: "io.containerd.grpc.v1.cri", 3: "io.containerd.cri.v1.runtime"}
 SAVED_SPEC = "kubelab.dev/saved-spec"            # annotation on the Node: its spec before a run changed it
 
 # Taints the node lifecycle controller adds and removes itself, following the node's conditions
@@ -57,7 +62,7 @@ CONTROLLER_TAINTS = {f"node.kubernetes.io/{name}" for name in
 STOPPED_NODE = "stopped node"
 SCHEDULING = "scheduling (cordon, taints)"
 ON_NODE = {"stopped-units.txt": "stopped services", "kubelet-config.yaml": "kubelet configuration",
-           "images.tar": "images", "added-images.txt": "added images"}
+           "images.tar": "images", "added-images.txt": "added images", "containerd-config.toml": "runtime handlers"}
 
 
 class Node:
@@ -128,6 +133,26 @@ class Node:
         and the runtime does not pin them."""
         spared = self.images_in_use() | self.pinned_images()
         return {name: image for name, image in self.images().items() if image not in spared}
+
+    def pod_sandbox(self, namespace: str, pod: str) -> dict:
+        """The runtime's own view of a pod's sandbox on this node (`crictl inspectp`)."""
+        ids = self.sh(f"crictl pods --namespace {shlex.quote(namespace)} --name {shlex.quote('^' + pod + '$')} -q").split()
+        if not ids:
+            raise KubelabError(f"no sandbox of pod {namespace}/{pod} on {self.name}", "is the pod scheduled to this node?")
+        return json.loads(self.sh(f"crictl inspectp {ids[0]}"))
+
+    def pod_runtime(self, namespace: str, pod: str) -> tuple[str, str]:
+        """(runtime handler, runtime type) that run a pod here: ("", "io.containerd.runc.v2") for
+        the default handler. containerd 1.x reports them under `info`, 2.x under `status` too."""
+        sandbox = self.pod_sandbox(namespace, pod)
+        info, status = sandbox.get("info") or {}, sandbox.get("status") or {}
+        return (status.get("runtimeHandler") or info.get("runtimeHandler") or "",
+                info.get("runtimeType") or (info.get("runtimeSpec") or {}).get("runtimeType") or "")
+
+    def default_runtime_handler(self) -> str:
+        """The handler containerd uses for pods that name none (its default_runtime_name)."""
+        config = json.loads(self.sh("crictl info"))
+        return ((config.get("config") or {}).get("containerd") or {}).get("defaultRuntimeName", "")
 
     def journal(self, unit: str, since: float, grep: str = "") -> list[tuple[float, str]]:
         """Lines a systemd unit (e.g. 'kubelet') logged since a Unix time, as (Unix time, text)."""
@@ -276,21 +301,70 @@ class Node:
                              "taints": [*saved.get("taints", []), *managed] or None}}
         self._patch_node("restoring the node's scheduling", restore)
 
-    def add_image(self, reference: str) -> str:
-        """Import a new, tiny image that nothing uses (one file, unique content); returns its ID."""
+    def add_image(self, reference: str, archive: Path | None = None) -> str:
+        """Side-load an image into the node's runtime, as `kind load` does: the OCI archive given
+        (e.g. from kubelab.runimages), or a new, tiny image that nothing uses (one file, unique
+        content). restore() removes it. Returns its image ID."""
         from .offline.oci import Image, write_archive
         with tempfile.TemporaryDirectory() as tmp:
-            marker = Path(tmp, "marker")
-            marker.write_text(f"{reference} {uuid.uuid4()}\n")
-            archive = Path(tmp, "image.tar")
-            write_archive(Image(reference, files={"marker": marker}), archive)
+            if archive is None:
+                marker = Path(tmp, "marker")
+                marker.write_text(f"{reference} {uuid.uuid4()}\n")
+                archive = Path(tmp, "image.tar")
+                write_archive(Image(reference, files={"marker": marker}), archive)
             self.sh(f"mkdir -p {SAVED} && echo {shlex.quote(reference)} >> {ADDED_IMAGES}")
-            self.sh("ctr -n k8s.io images import --no-unpack -", input=archive.read_bytes())
+            self.sh("ctr -n k8s.io images import --no-unpack -", input=Path(archive).read_bytes())
         image_id = self.images().get(reference)
         if not image_id:
             raise KubelabError(f"on {self.name}: imported {reference}, but the runtime does not list it")
         print(f"{self.name}: added image {reference} ({image_id[:19]})")
         return image_id
+
+    def add_runtime_handler(self, handler: str) -> str:
+        """Give the node's containerd another runtime handler (what a RuntimeClass's `handler`
+        names): runc again, with the default runtime's options, but through a wrapper that logs
+        every call, so an experiment sees which handler ran which container. Restarts containerd
+        (running containers keep running); restore() takes the handler away. Returns the log's
+        path on the node: one line per runc call, "<unix time> <runc's arguments>"."""
+        import tomllib
+        if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", handler):
+            raise KubelabError(f"{handler!r} is not a valid runtime handler name", "use a DNS label, e.g. kubelab-runc")
+        config = tomllib.loads(self.sh(f"cat {CONTAINERD_CONFIG}"))
+        plugin = CRI_RUNTIME_PLUGIN.get(config.get("version", 1))
+        if plugin is None:
+            raise KubelabError(f"{self.name}: containerd config version {config.get('version', 1)} is not one kubelab knows",
+                               f"versions {sorted(CRI_RUNTIME_PLUGIN)} are")
+        cri = config.get("plugins", {}).get(plugin, {}).get("containerd", {})
+        default = cri.get("runtimes", {}).get(cri.get("default_runtime_name", "runc"), {})
+        options = dict(default.get("options") or {})
+        runc = options.get("BinaryName") or self.sh("command -v runc").strip()
+        wrapper, log = f"/usr/local/bin/kubelab-{handler}", f"/var/log/kubelab-{handler}.log"
+        options["BinaryName"] = wrapper
+        table = f'plugins."{plugin}".containerd.runtimes.{handler}'
+        added = "\n".join([f"\n# added by kubelab (undone by its restore)\n[{table}]",
+                           f'runtime_type = {json.dumps(default.get("runtime_type", "io.containerd.runc.v2"))}',
+                           f"[{table}.options]", *(f"{k} = {json.dumps(v)}" for k, v in options.items()), ""])
+        # Saved before anything changes: an interruption right after still leaves the record.
+        self.sh(f"mkdir -p {SAVED} && (test -e {SAVED_CONTAINERD_CONFIG} || cp {CONTAINERD_CONFIG} {SAVED_CONTAINERD_CONFIG})")
+        self.sh(f"cat > {wrapper} && chmod 755 {wrapper}",
+                input=f'#!/bin/sh\necho "$(date +%s) $*" >> {log}\nexec {runc} "$@"\n'.encode())
+        self.sh(f"cat >> {CONTAINERD_CONFIG}", input=added.encode())
+        self._restart_containerd()
+        print(f"{self.name}: containerd has a runtime handler {handler!r} (runc through {wrapper}, logging to {log})")
+        return log
+
+    def _restart_containerd(self, timeout: float = 120) -> None:
+        self.sh("systemctl restart containerd")
+        progress = Progress(f"containerd on {self.name} to answer after its restart")
+        deadline = time.monotonic() + timeout
+        while self.sh("crictl info >/dev/null 2>&1 && echo up || true").strip() != "up":
+            if time.monotonic() > deadline:
+                raise KubelabError(f"containerd on {self.name} did not come back within {timeout:.0f} s",
+                                   f"docker exec {self.name} journalctl -u containerd -n 50")
+            progress.update("restarting")
+            time.sleep(0.5)
+        progress.done("up")
+        self.cluster.wait_node_ready(self.name, timeout, Progress(f"{self.name} to be Ready after containerd's restart"))
 
     def save_images(self) -> None:
         """Keep a copy of every image on the node, for restore(): an experiment may make the
@@ -385,6 +459,10 @@ class Node:
             for name in added & set(present):
                 self.sh(f"crictl rmi {shlex.quote(name)}")
             self.sh(f"rm {ADDED_IMAGES}")
+        if "runtime handlers" in changed:
+            self.sh(f"cp {SAVED_CONTAINERD_CONFIG} {CONTAINERD_CONFIG} && rm -f /usr/local/bin/kubelab-* "
+                    f"&& rm {SAVED_CONTAINERD_CONFIG}")
+            self._restart_containerd()
         if "kubelet configuration" in changed:
             self._restore_kubelet_config()
         if "images" in changed:

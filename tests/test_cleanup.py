@@ -32,12 +32,15 @@ def test_node_changes_are_undone_by_gc_after_the_run_is_gone(cluster):
     node.add_image("kubelab.dev/test/unused:1")
     node.reconfigure_kubelet(imageMaximumGCAge="3m")
     assert node.kubelet_config()["imageMaximumGCAge"] == "3m0s"
+    config_before = node.sh("cat /etc/containerd/config.toml")
+    node.add_runtime_handler("kubelab-test")
+    assert "runtimes.kubelab-test]" in node.sh("cat /etc/containerd/config.toml")
     # What the kubelet's age limit would do to an unused preloaded image:
     unused = "registry.k8s.io/e2e-test-images/agnhost:2.66.1"
     if images_before.get(unused) not in node.images_in_use():
         node.sh(f"crictl rmi {unused}")
         assert unused not in node.images()
-    assert sorted(gc.changed_nodes(cluster)[node.name]) == ["added images", "images", "kubelet configuration"]
+    assert sorted(gc.changed_nodes(cluster)[node.name]) == ["added images", "images", "kubelet configuration", "runtime handlers"]
 
     # The process that made the changes is gone: gc puts it all back once no run is alive. (Other
     # tests' namespaces, deleted without waiting, may still be going: gc rightly waits for them.)
@@ -46,6 +49,7 @@ def test_node_changes_are_undone_by_gc_after_the_run_is_gone(cluster):
     assert node.name in removed["nodes"]
     assert node.images() == images_before
     assert node.kubelet_config()["imageMaximumGCAge"] == "0s"
+    assert node.sh("cat /etc/containerd/config.toml") == config_before and not node.sh("ls /usr/local/bin/ | grep kubelab- || true")
     assert gc.changed_nodes(cluster) == {}
 
 

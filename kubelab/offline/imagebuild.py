@@ -44,4 +44,4 @@ def build(step: Step, component: Component, pins: Pins, binaries: dict[str, dict
 
 
 def config(component: Component) -> dict:
-    return {k: component.get(k) for k in ("entrypoint", "cmd") if component.get(k)}
+    return {k: component.get(k) for k in ("entrypoint", "cmd", "labels") if component.get(k)}

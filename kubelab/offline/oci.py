@@ -35,6 +35,7 @@ class Image:
     workdir: str = "/"
     user: str = ""
     architecture: str = ""                      # GOARCH of the binaries inside; "" = this machine's
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 def _info(name: str, mode: int, kind=tarfile.REGTYPE, size=0, linkname="") -> tarfile.TarInfo:
@@ -122,7 +123,7 @@ def write_archive(image: Image, out: Path) -> None:
         "os": "linux",
         "config": {k: v for k, v in {
             "Entrypoint": image.entrypoint, "Cmd": image.cmd, "Env": image.env,
-            "WorkingDir": image.workdir, "User": image.user or None,
+            "WorkingDir": image.workdir, "User": image.user or None, **({"Labels": image.labels} if image.labels else {}),
         }.items() if v is not None},
         "rootfs": {"type": "layers", "diff_ids": [f"sha256:{diff_id}"]},
         "history": [{"created_by": "kubelab offline build"}],

@@ -242,6 +242,14 @@ class Lab:
             resource = resource.subresources[subresource]
         return self.dynamic.patch(resource, body=patch, name=name, namespace=ns, content_type=content_type).to_dict()
 
+    def evict(self, pod: str, namespace: str | None = None) -> dict:
+        """Ask the Eviction API to evict a pod (what `kubectl drain` does for each pod): returns the
+        API's answer; a refusal (429 when a PodDisruptionBudget forbids it) raises its ApiException."""
+        from kubernetes import client
+        body = client.V1Eviction(metadata=client.V1ObjectMeta(name=pod, namespace=namespace or self.namespace))
+        result = client.CoreV1Api(self.api).create_namespaced_pod_eviction(pod, namespace or self.namespace, body)
+        return result.to_dict() if hasattr(result, "to_dict") else result
+
     def logs(self, pod: str, container: str | None = None, previous: bool = False, tail: int | None = None,
              namespace: str | None = None, quiet: bool = False) -> str:
         """A container's log (the previous, crashed instance's with previous=True; the last `tail`
@@ -270,7 +278,8 @@ class Lab:
     # -- commands ----------------------------------------------------------------------------
 
     def kubectl(self, command: str | list[str], check: bool = True, quiet: bool = False) -> str:
-        """Run kubectl in this lab's namespace (unless the command names one) and show its output."""
+        """Run kubectl in this lab's namespace (unless the command names one) and show its output.
+        Returns its stdout; with check=False, a failed command's stderr follows it (what it refused)."""
         args = shlex.split(command) if isinstance(command, str) else list(command)
         if args and args[0] == "kubectl":
             args = args[1:]
@@ -282,7 +291,7 @@ class Lab:
             print(out.rstrip())
         if check and result.returncode != 0:
             raise KubelabError(f"kubectl {' '.join(args)} failed (exit {result.returncode}): {result.stderr.strip()}")
-        return result.stdout
+        return out
 
     @contextmanager
     def kubectl_background(self, command: str):

@@ -9,6 +9,7 @@ journal) and the changes an experiment makes to a node, every one of them undone
     worker.save_images()                               # before anything may delete images
     worker.reconfigure_kubelet(imageMaximumGCAge="3m") # restarts the kubelet
     worker.add_runtime_handler("kubelab-runc")         # a second containerd handler, for RuntimeClass
+    worker.add_static_pod(manifest)                    # a static pod the kubelet runs from a file
     ...
     worker.restore()                                   # all of it is back as it was
 
@@ -48,6 +49,8 @@ ADDED_IMAGES = f"{SAVED}/added-images.txt"
 STOPPED_UNITS = f"{SAVED}/stopped-units.txt"
 CONTAINERD_CONFIG = "/etc/containerd/config.toml"
 SAVED_CONTAINERD_CONFIG = f"{SAVED}/containerd-config.toml"
+STATIC_PODS = f"{SAVED}/static-pods.txt"           # manifests add_static_pod wrote
+MANIFESTS = "/etc/kubernetes/manifests"            # where kubeadm's kubelet reads static pods
 # containerd's CRI plugin, by config version: 2 (containerd 1.x), 3 (containerd 2.x)
 CRI_RUNTIME_PLUGIN = {2: "io.containerd.grpc.v1.cri", 3: "io.containerd.cri.v1.runtime"}
 SAVED_SPEC = "kubelab.dev/saved-spec"            # annotation on the Node: its spec before a run changed it
@@ -62,7 +65,8 @@ CONTROLLER_TAINTS = {f"node.kubernetes.io/{name}" for name in
 STOPPED_NODE = "stopped node"
 SCHEDULING = "scheduling (cordon, taints)"
 ON_NODE = {"stopped-units.txt": "stopped services", "kubelet-config.yaml": "kubelet configuration",
-           "images.tar": "images", "added-images.txt": "added images", "containerd-config.toml": "runtime handlers"}
+           "images.tar": "images", "added-images.txt": "added images", "containerd-config.toml": "runtime handlers",
+           "static-pods.txt": "static pods"}
 
 
 class Node:
@@ -133,6 +137,25 @@ class Node:
         and the runtime does not pin them."""
         spared = self.images_in_use() | self.pinned_images()
         return {name: image for name, image in self.images().items() if image not in spared}
+
+    def container_proc_file(self, container_id: str, name: str) -> str:
+        """A /proc file of a CRI container's main process as the node sees it (e.g. "oom_score_adj",
+        "uid_map", "status"); `container_id` with or without its "containerd://" prefix."""
+        container_id = container_id.split("://")[-1]
+        pid = json.loads(self.sh(f"crictl inspect {shlex.quote(container_id)}"))["info"]["pid"]
+        return self.sh(f"cat /proc/{int(pid)}/{shlex.quote(name)}").strip()
+
+    def free_cpu_millicores(self) -> int:
+        """CPU the scheduler can still give out on this node: allocatable minus the requests of the
+        pods bound to it that have not ended."""
+        from .cgroups import millicores
+        node = self._node_object()
+        pods = json.loads(self.cluster.kubectl("get", "pods", "-A", "-o", "json", "--field-selector",
+                                               f"spec.nodeName={self.name}", timeout=30))["items"]
+        requested = sum(millicores(c.get("resources", {}).get("requests", {}).get("cpu", "0"))
+                        for p in pods if p["status"].get("phase") not in ("Succeeded", "Failed")
+                        for c in p["spec"]["containers"])
+        return millicores(node["status"]["allocatable"]["cpu"]) - requested
 
     def pod_sandbox(self, namespace: str, pod: str) -> dict:
         """The runtime's own view of a pod's sandbox on this node (`crictl inspectp`)."""
@@ -353,6 +376,26 @@ class Node:
         print(f"{self.name}: containerd has a runtime handler {handler!r} (runc through {wrapper}, logging to {log})")
         return log
 
+    def add_static_pod(self, manifest: str) -> str:
+        """Write a Pod manifest (YAML text) where the node's kubelet reads static pods; the kubelet
+        runs it without the API server and publishes a mirror pod `<name>-<node>`. restore()
+        removes the file (and so the pod). Returns the file's path on the node."""
+        pod = yaml.safe_load(manifest)
+        name = (pod or {}).get("metadata", {}).get("name", "")
+        if (pod or {}).get("kind") != "Pod" or not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", name):
+            raise KubelabError("a static pod manifest must be one Pod with a valid name", "kind: Pod, metadata.name: my-pod")
+        folder = self.kubelet_config().get("staticPodPath") or MANIFESTS
+        path = f"{folder}/kubelab-{name}.yaml"
+        # Written down before anything changes: an interruption right after still leaves the record.
+        # A folder we create (a worker may have none) is recorded too, and removed again.
+        created = "" if self.sh(f"test -d {shlex.quote(folder)} && echo yes || true").strip() else f"echo dir:{folder} >> {STATIC_PODS}; "
+        self.sh(f"mkdir -p {SAVED} && {created}(grep -qxF {path} {STATIC_PODS} 2>/dev/null || echo {path} >> {STATIC_PODS})"
+                f" && mkdir -p {shlex.quote(folder)}")
+        # Written beside, then renamed: the kubelet must never read half a manifest.
+        self.sh(f"cat > {SAVED}/.static.tmp && mv {SAVED}/.static.tmp {path}", input=manifest.encode())
+        print(f"{self.name}: static pod {name} written to {path}")
+        return path
+
     def _restart_containerd(self, timeout: float = 120) -> None:
         self.sh("systemctl restart containerd")
         progress = Progress(f"containerd on {self.name} to answer after its restart")
@@ -459,6 +502,13 @@ class Node:
             for name in added & set(present):
                 self.sh(f"crictl rmi {shlex.quote(name)}")
             self.sh(f"rm {ADDED_IMAGES}")
+        if "static pods" in changed:
+            entries = self.sh(f"cat {STATIC_PODS}").split()
+            for path in (e for e in entries if not e.startswith("dir:")):
+                self.sh(f"rm -f {shlex.quote(path)}")
+            for folder in (e[4:] for e in entries if e.startswith("dir:")):
+                self.sh(f"rmdir {shlex.quote(folder)} 2>/dev/null || true")
+            self.sh(f"rm {STATIC_PODS}")
         if "runtime handlers" in changed:
             self.sh(f"cp {SAVED_CONTAINERD_CONFIG} {CONTAINERD_CONFIG} && rm -f /usr/local/bin/kubelab-* "
                     f"&& rm {SAVED_CONTAINERD_CONFIG}")

@@ -14,7 +14,7 @@ Every question carries `quote_ja`, the learner's own Japanese words, so a notebo
 question as it was asked. Two sources, in this order:
 
 1. `SEED_QUOTES` below: seed line ranges chosen by hand, copied verbatim from the seed. Sections
-   0-8 are curated completely, because there the parenthetical in questions.md is often a
+   0-21 are curated completely, because there the parenthetical in questions.md is often a
    fragment ("良くわからん") or missing altogether, and the seed has the whole sentence.
 2. The first `("...")` parenthetical of the question in questions.md, verbatim. These are
    sometimes abridged (joined with "…" or " / "); the script says how many are not in the seed
@@ -38,7 +38,7 @@ DEFAULT_OUT = REPO / "kubelab" / "data" / "spec.json"
 # The totals questions.md states in its header; anything else means the parser (or the spec) broke.
 EXPECTED = {"sections": 97, "claims": 428, "questions": 188, "notebooks": 16}
 # Sections whose every question must carry the learner's Japanese words (the chapters written so far).
-QUOTED_SECTIONS = range(0, 9)
+QUOTED_SECTIONS = range(0, 22)
 MAX_TEXT = 200
 SHORT = 60
 
@@ -84,6 +84,32 @@ SEED_QUOTES: dict[str, SeedQuote] = {
     "Q-GC-1": SeedQuote(127),
     "Q-GC-2": SeedQuote(135),
     "Q-GC-3": SeedQuote(149, 150),
+    # §9-12 (notebook 02)
+    "Q-CTR-1": SeedQuote(160, 161),
+    "Q-IMG-1": SeedQuote(169),
+    "Q-RTC-1": SeedQuote(181),
+    "Q-HOOK-1": SeedQuote(189),
+    "Q-HOOK-2": SeedQuote(193),
+    "Q-HOOK-3": SeedQuote(201),
+    # §13-21 (notebook 03)
+    "Q-POD-1": SeedQuote(229),
+    "Q-INIT-1": SeedQuote(238),
+    "Q-SIDECAR-1": SeedQuote(248),
+    "Q-SIDECAR-2": SeedQuote(250),
+    "Q-SIDECAR-3": SeedQuote(251),
+    "Q-DISRUPT-1": SeedQuote(287),
+    "Q-DISRUPT-2": SeedQuote(288, 289),
+    "Q-DISRUPT-3": SeedQuote(290),
+    "Q-QOS-1": SeedQuote(301),
+    "Q-QOS-2": SeedQuote(302),
+    "Q-QOS-3": SeedQuote(310),
+    "Q-QOS-4": SeedQuote(314),
+    "Q-QOS-5": SeedQuote(318),
+    "Q-USERNS-1": SeedQuote(322),
+    "Q-USERNS-2": SeedQuote(323),
+    "Q-USERNS-3": SeedQuote(327),
+    "Q-USERNS-4": SeedQuote(331),
+    "Q-DAPI-1": SeedQuote(335),
 }
 
 SECTION_HEADING = re.compile(r"^## (\d+)\. (.+)$")

@@ -282,9 +282,9 @@ def write_html(notebook_path: Path) -> Path | None:
     return html
 
 
-def last_run(name: str) -> dict | None:
-    """The record of a notebook's last run (out/<name>.run.json), if any."""
-    path = out_dir() / f"{name}.run.json"
+def last_run(name: str, out: Path | None = None) -> dict | None:
+    """The record of a notebook's last run (out/<name>.run.json, or in `out`), if any."""
+    path = (out or out_dir()) / f"{name}.run.json"
     return json.loads(path.read_text()) if path.exists() else None
 
 

@@ -25,7 +25,9 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from .errors import KubelabError
 from .notebooks import Notebook, last_run, out_dir
 
 DEFAULT_CONFIG = "default"
@@ -94,20 +96,33 @@ class Run:
         self.echo, self.stream = echo, stream
         self.keep = keep_clusters if keep_clusters is not None else os.environ.get("KUBELAB_KEEP_CLUSTERS") == "1"
         self.outcomes: list[Outcome] = []
-        # The environment as it is now: under pytest, tests that run meanwhile may change os.environ
-        # (a state folder of their own, say), and a notebook started then must not inherit that.
+        # The environment as it is now: under pytest, tests that run meanwhile change os.environ
+        # (a state or output folder of their own), and nothing a lane does may follow them. So every
+        # lane works in processes given this environment, and writes where it says.
         self.env = dict(os.environ)
+        self.out = out_dir()
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=max(len(self.lanes), 1), thread_name_prefix="lane")
         self._futures = [self._pool.submit(self._run_lane, lane) for lane in self.lanes]
 
+    def _kubelab(self, *args: str) -> subprocess.CompletedProcess:
+        """A kubelab command in a process with the run's environment; its lines are echoed as
+        they come (a cold cluster start builds images for minutes) and returned."""
+        process = subprocess.Popen([sys.executable, "-m", "kubelab", *args], env=self.env, text=True, bufsize=1,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            self.echo(f"[{args[0]}] {line.rstrip()}")
+        return subprocess.CompletedProcess(args, process.wait(), "".join(lines), "")
+
     def _run_lane(self, lane: Lane) -> None:
-        from .cluster import KindCluster
         try:
-            cluster = KindCluster(lane.config, name=lane.cluster)
             self.echo(f"kubelab: {lane.cluster}: bringing it up for {', '.join(nb.name for nb in lane.notebooks)}")
             started = time.monotonic()
-            cluster.up()
+            up = self._kubelab("up", "--config", lane.config, "--name", lane.cluster)
+            if up.returncode != 0:
+                raise KubelabError(f"bringing up {lane.cluster} failed: {(up.stdout + up.stderr).strip()[-1500:]}")
             self.echo(f"kubelab: {lane.cluster}: up after {time.monotonic() - started:.0f} s")
             try:
                 for batch in lane.batches:
@@ -118,15 +133,18 @@ class Run:
             finally:
                 if lane.cluster != f"kubelab-{DEFAULT_CONFIG}" and not self.keep:
                     self.echo(f"kubelab: {lane.cluster}: removing it (KUBELAB_KEEP_CLUSTERS=1 keeps it)")
-                    cluster.down(quiet=True)
+                    down = self._kubelab("down", "--config", lane.config, "--name", lane.cluster)
+                    if down.returncode != 0:
+                        self.echo(f"kubelab: {lane.cluster}: removing it failed: {(down.stdout + down.stderr).strip()[-500:]}")
         finally:
             lane.done.set()
 
     def _run(self, nb: Notebook, lane: Lane) -> Outcome:
         self.echo(f"kubelab: {nb.name}: running on {lane.cluster} (budget {nb.budget_seconds:.0f} s; "
-                  f"output in {out_dir() / (nb.name + '.log')})")
+                  f"output in {self.out / (nb.name + '.log')})")
         tag = f"[{nb.name.split('-')[0]}] "
-        outcome = run_in_process(nb, lane, on_line=(lambda line: self.echo(tag + line)) if self.stream else None, env=self.env)
+        outcome = run_in_process(nb, lane, on_line=(lambda line: self.echo(tag + line)) if self.stream else None,
+                                 env=self.env, out=self.out)
         self.echo(f"kubelab: {nb.name}: {outcome.status} in {outcome.seconds:.0f} s, {outcome.checks_passed} checks passed"
                   + (f" ({outcome.message})" if outcome.message else ""))
         return outcome
@@ -142,7 +160,7 @@ class Run:
         self._pool.shutdown()
         order = {nb.name: i for i, nb in enumerate(nb for lane in self.lanes for nb in lane.notebooks)}
         self.outcomes.sort(key=lambda o: order.get(o.notebook, 0))
-        write_summary(self.outcomes)
+        write_summary(self.outcomes, self.out)
         return self.outcomes
 
 
@@ -159,22 +177,23 @@ def _print_line(line: str) -> None:
 
 
 def run_in_process(nb: Notebook, lane: Lane, on_line: Callable[[str], None] | None = None,
-                   env: dict | None = None) -> Outcome:
+                   env: dict | None = None, out: Path | None = None) -> Outcome:
     """`kubelab run` in a process of its own (its environment, its kernel, its Ctrl-C handling);
     its output goes to out/<notebook>.log, and to `on_line` line by line if given."""
     started = time.monotonic()
-    before = (last_run(nb.name) or {}).get("finished")
+    out = out or out_dir()
+    before = (last_run(nb.name, out) or {}).get("finished")
     process = subprocess.Popen([sys.executable, "-m", "kubelab", "run", str(nb.path), "--config", lane.config,
                                 "--cluster-name", lane.cluster],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=env)
-    with open(out_dir() / f"{nb.name}.log", "w") as log:
+    with open(out / f"{nb.name}.log", "w") as log:
         for line in process.stdout:
             log.write(line)
             log.flush()
             if on_line:
                 on_line(line)
     process.wait()
-    record = last_run(nb.name) or {}
+    record = last_run(nb.name, out) or {}
     if not record or record.get("finished") == before:
         return Outcome(nb.name, lane.cluster, time.monotonic() - started, 0, "crashed",
                        f"`kubelab run {nb.name}` exited {process.returncode} without a result")
@@ -191,6 +210,6 @@ def table(outcomes: list[Outcome]) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
 
-def write_summary(outcomes: list[Outcome]) -> None:
-    path = out_dir() / "summary.json"
+def write_summary(outcomes: list[Outcome], out: Path | None = None) -> None:
+    path = (out or out_dir()) / "summary.json"
     path.write_text(json.dumps([o.__dict__ for o in outcomes], indent=1, ensure_ascii=False))

@@ -293,6 +293,15 @@ class Lab:
             raise KubelabError(f"kubectl {' '.join(args)} failed (exit {result.returncode}): {result.stderr.strip()}")
         return out
 
+    def kubectl_apply(self, manifest: str) -> dict:
+        """`kubectl apply -f -` of YAML text in this lab's namespace, as a user would run it:
+        {"ok": bool, "out": what it printed, "warnings": the API server's "Warning:" lines}."""
+        result = subprocess.run(self.cluster.kubectl_command("apply", "-n", self.namespace, "-f", "-"), input=manifest,
+                                capture_output=True, text=True, timeout=120)
+        warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+        print(result.stdout.rstrip() + ("\n" + "\n".join(warnings) if warnings else ""))
+        return {"ok": result.returncode == 0, "out": result.stdout + result.stderr, "warnings": warnings}
+
     @contextmanager
     def kubectl_background(self, command: str):
         """A kubectl command left running while the block runs (e.g. `logs -f`), then stopped."""

@@ -14,7 +14,7 @@ Every question carries `quote_ja`, the learner's own Japanese words, so a notebo
 question as it was asked. Two sources, in this order:
 
 1. `SEED_QUOTES` below: seed line ranges chosen by hand, copied verbatim from the seed. Sections
-   0-21 are curated completely, because there the parenthetical in questions.md is often a
+   0-26 are curated completely, because there the parenthetical in questions.md is often a
    fragment ("良くわからん") or missing altogether, and the seed has the whole sentence.
 2. The first `("...")` parenthetical of the question in questions.md, verbatim. These are
    sometimes abridged (joined with "…" or " / "); the script says how many are not in the seed
@@ -38,7 +38,7 @@ DEFAULT_OUT = REPO / "kubelab" / "data" / "spec.json"
 # The totals questions.md states in its header; anything else means the parser (or the spec) broke.
 EXPECTED = {"sections": 97, "claims": 428, "questions": 188, "notebooks": 16}
 # Sections whose every question must carry the learner's Japanese words (the chapters written so far).
-QUOTED_SECTIONS = range(0, 22)
+QUOTED_SECTIONS = range(0, 27)
 MAX_TEXT = 200
 SHORT = 60
 
@@ -110,6 +110,15 @@ SEED_QUOTES: dict[str, SeedQuote] = {
     "Q-USERNS-3": SeedQuote(327),
     "Q-USERNS-4": SeedQuote(331),
     "Q-DAPI-1": SeedQuote(335),
+    # §22-26 (notebook 04)
+    "Q-DEPLOY-1": SeedQuote(358),
+    "Q-DEPLOY-2": SeedQuote(381),
+    "Q-STS-1": SeedQuote(407),
+    "Q-STS-2": SeedQuote(415),
+    "Q-STS-3": SeedQuote(418),
+    "Q-DS-1": SeedQuote(422, 424),
+    "Q-DS-2": SeedQuote(434),
+    "Q-JOB-1": SeedQuote(457),
 }
 
 SECTION_HEADING = re.compile(r"^## (\d+)\. (.+)$")

@@ -47,9 +47,10 @@ def plot(bars: list[tuple[str, float, float | None]], marks: dict[str, float] | 
         else:
             ax.barh(row, max(end - start, 0.05), left=left, color="#9dc3e6", edgecolor="#2e75b6")
             ax.text(end - origin, row, f" {end - start:.1f} s", va="center", fontsize=8)
-    for label, t in marks.items():
+    for i, (label, t) in enumerate(sorted(marks.items(), key=lambda m: m[1])):
         ax.axvline(t - origin, color="#c00000", linestyle="--", linewidth=1)
-        ax.text(t - origin, len(bars) - 0.4, f" {label}", color="#c00000", fontsize=8, va="bottom")
+        # staggered, so the labels of marks close in time do not overprint each other
+        ax.text(t - origin, len(bars) - 0.4 - (i % 3) * 0.3, f" {label}", color="#c00000", fontsize=8, va="bottom")
     ax.set_yticks(range(len(bars)), [label for label, _, _ in reversed(bars)])
     ax.set_xlim(0, right + 1)
     ax.set_ylim(-0.6, len(bars) + 0.2)

@@ -445,12 +445,21 @@ class Node:
         self.sh("systemctl restart kubelet")
         progress = Progress(f"the kubelet on {self.name} to answer after its restart")
         deadline = time.monotonic() + timeout
+        answered_at = None
         while True:
             try:
                 self.kubelet_config()
-                progress.done("up")
-                return restarted
+                # Up means up twice, 2 s apart: a kubelet can answer once and then exit (a CI run
+                # saw the restored kubelet refuse connections right after its first answer).
+                if answered_at is not None and time.monotonic() - answered_at >= 2:
+                    progress.done("up")
+                    return restarted
+                answered_at = answered_at or time.monotonic()
+                progress.update("answered; checking that it stays up")
+                time.sleep(1)
+                continue
             except (KubelabError, subprocess.TimeoutExpired, ValueError) as e:
+                answered_at = None
                 after = f"--after-cursor '{cursor}'" if cursor else ""
                 failed = self.sh(f"journalctl -u kubelet {after} -o cat --no-pager | grep 'command failed' || true").strip()
                 if failed:

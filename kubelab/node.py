@@ -461,12 +461,16 @@ class Node:
             except (KubelabError, subprocess.TimeoutExpired, ValueError) as e:
                 answered_at = None
                 after = f"--after-cursor '{cursor}'" if cursor else ""
-                failed = self.sh(f"journalctl -u kubelet {after} -o cat --no-pager | grep 'command failed' || true").strip()
-                if failed:
-                    line = failed.splitlines()[-1]
-                    raise KubelabError(line.partition('err="')[2].rstrip('"') or line) from None
+                failures = [line.partition('err="')[2].rstrip('"') or line for line in self.sh(
+                    f"journalctl -u kubelet {after} -o cat --no-pager | grep 'command failed' || true").strip().splitlines()]
+                # A configuration the kubelet refuses fails every start the same way (systemd restarts
+                # it each second); one failure alone may be a start that was cut short (seen in CI:
+                # "get remote runtime typed version failed: ... context canceled"), so wait for a repeat.
+                if len(failures) >= 2 and failures[-1] == failures[-2]:
+                    raise KubelabError(failures[-1]) from None
                 if time.monotonic() > deadline:
-                    raise KubelabError(f"the kubelet on {self.name} did not come back within {timeout:.0f} s: {e}",
+                    raise KubelabError(f"the kubelet on {self.name} did not come back within {timeout:.0f} s: "
+                                       f"{failures[-1] if failures else e}",
                                        f"docker exec {self.name} journalctl -u kubelet -n 50") from None
                 progress.update("restarting")
                 time.sleep(1)

@@ -108,9 +108,15 @@ class Node:
         """A cgroup file of a process (e.g. one started behind the kubelet's back with `ctr run`)."""
         return self.sh(f"cat {self.process_cgroup(pid, controller)}/{name}").strip()
 
+    def container_pid(self, container_id: str) -> int:
+        """The node's PID of a CRI container's main process; `container_id` with or without its
+        "containerd://" prefix."""
+        container_id = container_id.split("://")[-1]
+        return int(json.loads(self.sh(f"crictl inspect {shlex.quote(container_id)}"))["info"]["pid"])
+
     def container_cgroup(self, container_id: str, controller: str) -> str:
         """The cgroup folder of a CRI container's main process (see process_cgroup)."""
-        return self.process_cgroup(json.loads(self.sh(f"crictl inspect {container_id}"))["info"]["pid"], controller)
+        return self.process_cgroup(self.container_pid(container_id), controller)
 
     def cgroup_file(self, container_id: str, controller: str, name: str) -> str:
         """A cgroup file of a CRI container, e.g. cgroup_file(id, "memory", "memory.limit_in_bytes")."""
@@ -141,9 +147,7 @@ class Node:
     def container_proc_file(self, container_id: str, name: str) -> str:
         """A /proc file of a CRI container's main process as the node sees it (e.g. "oom_score_adj",
         "uid_map", "status"); `container_id` with or without its "containerd://" prefix."""
-        container_id = container_id.split("://")[-1]
-        pid = json.loads(self.sh(f"crictl inspect {shlex.quote(container_id)}"))["info"]["pid"]
-        return self.sh(f"cat /proc/{int(pid)}/{shlex.quote(name)}").strip()
+        return self.sh(f"cat /proc/{self.container_pid(container_id)}/{shlex.quote(name)}").strip()
 
     def free_cpu_millicores(self) -> int:
         """CPU the scheduler can still give out on this node: allocatable minus the requests of the

@@ -204,10 +204,12 @@ class Node:
         return self.cluster.node_running(self.name)
 
     def stop(self) -> None:
-        """Stop the node's machine: a node failure, for real (its kubelet stops renewing its
-        Lease, the node controller marks it NotReady, then taints it unreachable)."""
+        """Stop the node's machine: a node failure, for real. On kind its container is frozen
+        (docker pause): every process on the node, the kubelet and the pods' included, stops at
+        once, so its Lease is no longer renewed, the node controller marks it Unknown, then taints
+        it unreachable. start() thaws it; the node keeps its address throughout."""
         self.cluster.node_container(self.name, "stop")
-        print(f"{self.name}: stopped (its container is down)")
+        print(f"{self.name}: stopped (its container is frozen)")
 
     def start(self, timeout: float = 180) -> None:
         """Start the node's machine again, and wait until the API server reports the node Ready."""

@@ -5,7 +5,7 @@ kubeconfig) under its state folder. It changes only clusters with such a record,
 cluster's kubeconfig to its own file there, and never reads or writes ~/.kube/config.
 
 A kind node is a Docker container, so kubelab has node access here: `docker exec` runs commands
-inside a node, `docker stop` / `docker start` make a node fail and come back, for real.
+inside a node, `docker pause` / `docker unpause` make a node fail and come back, for real.
 """
 
 from __future__ import annotations
@@ -173,14 +173,34 @@ class KindCluster(ClusterBackend):
             raise KubelabError(f"running {' '.join(argv)[:200]} on node {node} failed: not done within {timeout:.0f} s") from None
 
     def node_container(self, node: str, verb: str) -> None:
+        # A node is stopped by freezing its container (docker pause), not by stopping it: a stopped
+        # container gives up its address on the kind network, any container started meanwhile
+        # (another cluster's node, say) may take it, and the node comes back under a new address
+        # its kubelet and certificates do not know, lost to the cluster. Frozen, every process on
+        # the node stops at once, as on a machine that hangs or drops off the network, and the
+        # address stays its own. A container stopped from outside (docker stop, a host reboot) is
+        # started the ordinary way.
         if verb not in NODE_VERBS:
             raise KubelabError(f"unknown node action {verb!r}", f"use one of: {', '.join(NODE_VERBS)}")
-        run(["docker", verb, self._own_node(node)], f"docker {verb} of node {node}", timeout=180)
+        container = self._own_node(node)
+        if verb == "stop":
+            command = "pause" if self._container_state(node) == "running" else None
+        elif verb == "start":
+            command = {"paused": "unpause", "running": None}.get(self._container_state(node), "start")
+        else:
+            command = "restart"
+            if self._container_state(node) == "paused":
+                run(["docker", "unpause", container], f"docker unpause of node {node}", timeout=180)
+        if command:
+            run(["docker", command, container], f"docker {command} of node {node}", timeout=180)
 
     def node_running(self, node: str) -> bool:
-        out = run(["docker", "inspect", "-f", "{{.State.Running}}", self._own_node(node)],
-                  f"reading the state of node {node}'s container", timeout=30)
-        return out.strip() == "true"
+        return self._container_state(node) == "running"
+
+    def _container_state(self, node: str) -> str:
+        """running, paused, exited, ... (docker's State.Status: a paused container is also Running)."""
+        return run(["docker", "inspect", "-f", "{{.State.Status}}", self._own_node(node)],
+                   f"reading the state of node {node}'s container", timeout=30).strip()
 
     # -- verbs -------------------------------------------------------------------------------
 

@@ -106,10 +106,12 @@ def collect_cluster(cluster: KindCluster, everything: bool, removed: dict) -> No
 def collect_namespaces(cluster: ClusterBackend, runs: dict[str, bool], removed: dict) -> None:
     """Delete the namespaces of ended runs, and the cluster-scoped objects those runs made."""
     from .lab import Lab, delete_namespace
+    from .namespaces import remove_scratch_dirs
     lab = Lab(cluster, "default")
     for ns in [name for name, alive in runs.items() if not alive]:
         say(f"deleting namespace {ns} in {cluster.name} (its run has ended)")
         delete_run_objects(lab, ns)
+        remove_scratch_dirs(cluster, ns)
         delete_namespace(lab, ns)
         removed["namespaces"].append(ns)
 

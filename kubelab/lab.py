@@ -325,6 +325,14 @@ class Lab:
     def nodes(self) -> list[dict]:
         return self.list("nodes")
 
+    def scratch_dir(self, node: str, name: str = "data", mode: str = "0755") -> str:
+        """A fresh, empty directory on a node ('worker', or a full node name), for hostPath and
+        `local` volumes; returns its path there (under /var/lib/kubelab-scratch/<namespace>/). It
+        belongs to the run, like its namespace: closing the run removes it from every node, even
+        after a failure, and `kubelab gc` removes those of runs that died."""
+        from .namespaces import scratch_dir
+        return scratch_dir(self.cluster, self.node(node).name, self.namespace, name, mode)
+
     # -- waiting (kubelab.waits) -------------------------------------------------------------
 
     def wait_for(self, description: str, observe: Callable[[], Any], done: Callable[[Any], Any] = bool,

@@ -27,6 +27,7 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "kubelab"}
 RUN = "kubelab.dev/run"
 RUN_NAMESPACE = "kubelab.dev/run-namespace"     # on cluster-scoped objects: the run that made them
 PARENT = "kubelab.dev/parent"                   # on extra namespaces: the run's main namespace
+SCRATCH = "/var/lib/kubelab-scratch"            # on each node: <namespace>/<name>, a run's directories
 NOTEBOOK = "kubelab.dev/notebook"
 OWNER_PID = "kubelab.dev/pid"                   # host:pid of the process running the notebook
 
@@ -58,12 +59,37 @@ def close_run(lab, namespace: str, timeout: float = 120) -> None:
     and its namespace, and wait until they are gone."""
     restore_nodes(lab.cluster)
     delete_run_objects(lab, namespace)
+    remove_scratch_dirs(lab.cluster, namespace)
     children = [ns["metadata"]["name"] for ns in lab.list("namespaces", selector=f"{PARENT}={namespace}")]
     deleting = [name for name in [*children, namespace] if begin_namespace_deletion(lab, name)]
     # Side by side: each takes the namespace controller seconds, and may need its finalizers released.
     with ThreadPoolExecutor(max_workers=max(len(deleting), 1)) as pool:
         for waited in [pool.submit(wait_namespace_gone, lab, name, timeout) for name in deleting]:
             waited.result()
+
+
+def scratch_dir(cluster, node: str, namespace: str, name: str, mode: str) -> str:
+    """Make the run's directory `name` on a node (empty, with `mode`); returns its path there."""
+    from .errors import KubelabError
+    if not all(part and part.replace("-", "").replace("_", "").isalnum() for part in name.split("/")):
+        raise KubelabError(f"{name!r} is not a plain directory name", "letters, digits, - and _, parts joined by /")
+    if not (len(mode) in (3, 4) and all(ch in "01234567" for ch in mode)):
+        raise KubelabError(f"{mode!r} is not an octal file mode", "e.g. 0755, or 1777 for a folder anyone may write to")
+    path = f"{SCRATCH}/{namespace}/{name}"
+    result = cluster.node_exec(node, ["sh", "-c", f"rm -rf {path} && mkdir -p {path} && chmod {mode} {path}"])
+    if result.returncode != 0:
+        raise KubelabError(f"making directory {path} on node {node} failed: {result.stderr.decode().strip()}",
+                           f"check that the node runs: docker exec {node} true")
+    return path
+
+
+def remove_scratch_dirs(cluster, namespace: str) -> None:
+    """Remove the run's directories from every node (nothing to do without node access)."""
+    if not getattr(cluster, "node_access", False):
+        return
+    for node in cluster.node_names():
+        if cluster.node_running(node):
+            cluster.node_exec(node, ["rm", "-rf", f"{SCRATCH}/{namespace}"])
 
 
 def restore_nodes(cluster) -> dict[str, list[str]]:

@@ -430,3 +430,14 @@ def test_cli_writes_the_traceback_of_any_error_to_a_log_and_prints_one_message(t
     monkeypatch.setattr(cli, "cmd_doctor", interrupted)
     assert cli.main(["doctor"]) == 130
     assert capsys.readouterr().err == "kubelab: interrupted\n"
+
+
+def test_a_scratch_dir_name_cannot_leave_the_runs_folder():
+    from kubelab.namespaces import scratch_dir
+
+    class NoCluster:   # never reached: the name is refused first
+        def node_exec(self, *args, **kwargs):
+            raise AssertionError("ran a command for a refused name")
+    for name in ("../etc", "a/../../b", "", "with space", "/abs"):
+        with pytest.raises(KubelabError, match="not a plain directory name"):
+            scratch_dir(NoCluster(), "n1", "ns", name, "0755")

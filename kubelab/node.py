@@ -122,6 +122,21 @@ class Node:
         """A cgroup file of a CRI container, e.g. cgroup_file(id, "memory", "memory.limit_in_bytes")."""
         return self.sh(f"cat {self.container_cgroup(container_id, controller)}/{name}").strip()
 
+    def cgroup_version(self) -> int:
+        """1 or 2: the cgroup version this node runs (its host's; probed, never assumed)."""
+        from .cgroups import version_of
+        return version_of(self.sh("stat -fc %T /sys/fs/cgroup"))
+
+    def container_memory(self, container_id: str) -> dict[str, int]:
+        """The memory charged to a CRI container's cgroup, in bytes, on either cgroup version:
+        "usage" (memory.current on v2, memory.usage_in_bytes on v1) and every memory.stat field,
+        among them "shmem" (tmpfs pages it wrote, which cannot be reclaimed while the files exist)."""
+        v2 = self.cgroup_version() == 2
+        folder = self.container_cgroup(container_id, "" if v2 else "memory")
+        usage, _, stat = self.sh(f"cat {folder}/{'memory.current' if v2 else 'memory.usage_in_bytes'}; "
+                                 f"echo ---; cat {folder}/memory.stat").partition("---")
+        return {"usage": int(usage), **{key: int(value) for key, value in (line.split() for line in stat.strip().splitlines())}}
+
     def _image_listing(self) -> list[dict]:
         return json.loads(self.sh("crictl images -o json"))["images"]
 

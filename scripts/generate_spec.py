@@ -14,8 +14,9 @@ Every question carries `quote_ja`, the learner's own Japanese words, so a notebo
 question as it was asked. Two sources, in this order:
 
 1. `SEED_QUOTES` below: seed line ranges chosen by hand, copied verbatim from the seed. Sections
-   0-26 are curated completely, because there the parenthetical in questions.md is often a
-   fragment ("良くわからん") or missing altogether, and the seed has the whole sentence.
+   0-29, 33 and 35-40 (the chapters written) are curated completely, because there the
+   parenthetical in questions.md is often a fragment ("良くわからん") or missing altogether, and
+   the seed has the whole sentence.
 2. The first `("...")` parenthetical of the question in questions.md, verbatim. These are
    sometimes abridged (joined with "…" or " / "); the script says how many are not in the seed
    word for word, so later chapters know which ones to curate.
@@ -38,7 +39,7 @@ DEFAULT_OUT = REPO / "kubelab" / "data" / "spec.json"
 # The totals questions.md states in its header; anything else means the parser (or the spec) broke.
 EXPECTED = {"sections": 97, "claims": 428, "questions": 188, "notebooks": 16}
 # Sections whose every question must carry the learner's Japanese words (the chapters written so far).
-QUOTED_SECTIONS = range(0, 27)
+QUOTED_SECTIONS = [*range(0, 30), 33, 35, 36, 37, 38, 39, 40]
 MAX_TEXT = 200
 SHORT = 60
 
@@ -119,6 +120,38 @@ SEED_QUOTES: dict[str, SeedQuote] = {
     "Q-DS-1": SeedQuote(422, 424),
     "Q-DS-2": SeedQuote(434),
     "Q-JOB-1": SeedQuote(457),
+    # §27 Service, LoadBalancer, and Networking (L459-L490)
+    "Q-NETMODEL-1": SeedQuote(474),
+    "Q-NETMODEL-2": SeedQuote(478, 481),
+    # §28 Service (L492-L542)
+    "Q-SVC-1": SeedQuote(506),
+    "Q-SVC-2": SeedQuote(510),
+    "Q-SVC-3": SeedQuote(521, 523),
+    "Q-SVC-4": SeedQuote(525, 526),
+    "Q-SVC-5": SeedQuote(535, 537),
+    "Q-SVC-6": SeedQuote(538),
+    "Q-SVC-7": SeedQuote(539),
+    "Q-SVC-8": SeedQuote(541, 542),
+    # §29 Virtual IPs and Service Proxies (L544-L563)
+    "Q-VIP-1": SeedQuote(554),
+    "Q-VIP-2": SeedQuote(559, 561),
+    # §33 EndpointSlices (L600-L624)
+    "Q-EPS-1": SeedQuote(610),
+    "Q-EPS-2": SeedQuote(614),
+    "Q-EPS-3": SeedQuote(622),
+    "Q-EPS-4": SeedQuote(624),
+    # §35 DNS for Services and Pods (L653-L663)
+    "Q-DNS-1": SeedQuote(657, 658),
+    "Q-DNS-2": SeedQuote(659, 660),
+    # §36 IPv4/IPv6 Dual-Stack (L665-L670)
+    "Q-DUAL-1": SeedQuote(669, 670),
+    # §40 Volume (L702-L734)
+    "Q-VOL-1": SeedQuote(705),
+    "Q-VOL-2": SeedQuote(708, 709),
+    "Q-VOL-3": SeedQuote(710, 712),
+    "Q-VOL-4": SeedQuote(715, 717),
+    "Q-VOL-5": SeedQuote(719),
+    "Q-VOL-6": SeedQuote(726, 728),
 }
 
 SECTION_HEADING = re.compile(r"^## (\d+)\. (.+)$")

@@ -69,3 +69,42 @@ def verify_server(host: str, port: int, ca_pem: str, server_name: str, timeout: 
                 return Verification(True, f"CN={subject.get('commonName')}")
     except ssl.SSLCertVerificationError as e:
         return Verification(False, e.verify_message or str(e))
+
+
+@dataclass(frozen=True)
+class Issued:
+    ca_pem: str      # the throwaway CA's certificate: what a client trusts
+    cert_pem: str    # the server's certificate, for `names`
+    key_pem: str     # the server's private key
+
+
+def issue(names: list[str], days: int = 1) -> Issued:
+    """A throwaway CA and a server certificate it signed for `names` (DNS names, as subjectAltName),
+    e.g. for a TLS Secret or a test server. Short-lived: it only has to outlive one run."""
+    from datetime import timedelta, timezone
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(timezone.utc)
+
+    def certificate(subject: str, key, issuer: str, signer, ca: bool, extra=()):
+        builder = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+                   .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=days))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        for extension in extra:
+            builder = builder.add_extension(extension, critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = certificate("kubelab throwaway CA", ca_key, "kubelab throwaway CA", ca_key, ca=True)
+    server = certificate(names[0], server_key, "kubelab throwaway CA", ca_key, ca=False,
+                         extra=[x509.SubjectAlternativeName([x509.DNSName(n) for n in names])])
+    pem = serialization.Encoding.PEM
+    return Issued(ca.public_bytes(pem).decode(), server.public_bytes(pem).decode(),
+                  server_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode())

@@ -1,11 +1,13 @@
 package main
 
-// The CNI network configuration for the node: ptp + host-local over the node's pod CIDR, then
-// portmap. Written for containernetworking-plugins 1.1.1 (cniVersion 0.4.0).
+// The CNI network configuration for the node: ptp + host-local over the node's pod CIDRs (one, or
+// an IPv4 and an IPv6 one on a dual-stack node: each Pod gets an address from each), then portmap.
+// Written for containernetworking-plugins 1.1.1 (cniVersion 0.4.0).
 
 import (
 	"bytes"
 	"encoding/json"
+	"net/netip"
 	"os"
 	"path/filepath"
 )
@@ -36,13 +38,22 @@ type portmapPlugin struct {
 	Capabilities map[string]bool `json:"capabilities"`
 }
 
-// cniConfig renders the conflist for a node pod CIDR.
-func cniConfig(podCIDR string, mtu int) []byte {
+// cniConfig renders the conflist for a node's pod CIDRs (IPv4 first), with a default route for
+// each family they cover.
+func cniConfig(podCIDRs []netip.Prefix, mtu int) []byte {
 	ptp := ptpPlugin{Type: "ptp", IPMasq: false, MTU: mtu}
 	ptp.IPAM.Type = "host-local"
 	ptp.IPAM.DataDir = "/run/cni-ipam-state"
-	ptp.IPAM.Routes = []map[string]string{{"dst": "0.0.0.0/0"}}
-	ptp.IPAM.Ranges = [][]map[string]string{{{"subnet": podCIDR}}}
+	ptp.IPAM.Routes = []map[string]string{}
+	ptp.IPAM.Ranges = [][]map[string]string{}
+	for _, cidr := range podCIDRs {
+		ptp.IPAM.Ranges = append(ptp.IPAM.Ranges, []map[string]string{{"subnet": cidr.String()}})
+		dst := "0.0.0.0/0"
+		if cidr.Addr().Is6() {
+			dst = "::/0"
+		}
+		ptp.IPAM.Routes = append(ptp.IPAM.Routes, map[string]string{"dst": dst})
+	}
 	conf := cniConfList{
 		CNIVersion: "0.4.0",
 		Name:       "kindnet",

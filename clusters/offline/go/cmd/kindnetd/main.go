@@ -47,7 +47,8 @@ const (
 
 type config struct {
 	nodeName     string
-	podSubnet    netip.Prefix
+	podSubnet    netip.Prefix // the cluster's IPv4 pod range
+	podSubnet6   netip.Prefix // its IPv6 pod range on a dual-stack cluster (else invalid)
 	cniConfigDir string
 	mtu          int // 0: detect
 }
@@ -125,7 +126,7 @@ func main() {
 		}
 	}
 
-	klog.Infof("kindnetd starting: node %s, pod subnet %s, CNI config dir %s", cfg.nodeName, cfg.podSubnet, cfg.cniConfigDir)
+	klog.Infof("kindnetd starting: node %s, pod subnets %s, CNI config dir %s", cfg.nodeName, cfg.subnets(), cfg.cniConfigDir)
 	factory.Start(ctx.Done())
 	if !cache.WaitForCacheSync(ctx.Done(), nodeInf.Informer().HasSynced, podInf.Informer().HasSynced,
 		nsInf.Informer().HasSynced, npInf.Informer().HasSynced) {
@@ -161,7 +162,8 @@ func configFromEnv() (config, error) {
 	if subnet == "" {
 		return cfg, fmt.Errorf("POD_SUBNET is not set")
 	}
-	// A dual-stack cluster passes "v4,v6"; this daemon handles IPv4 only.
+	// A dual-stack cluster passes "v4,v6": Pods then get an address of each family. NetworkPolicy
+	// and masquerading stay IPv4 only.
 	for _, s := range strings.Split(subnet, ",") {
 		p, err := netip.ParsePrefix(strings.TrimSpace(s))
 		if err != nil {
@@ -169,6 +171,9 @@ func configFromEnv() (config, error) {
 		}
 		if p.Addr().Is4() && !cfg.podSubnet.IsValid() {
 			cfg.podSubnet = p.Masked()
+		}
+		if p.Addr().Is6() && !cfg.podSubnet6.IsValid() {
+			cfg.podSubnet6 = p.Masked()
 		}
 	}
 	if !cfg.podSubnet.IsValid() {
@@ -182,6 +187,15 @@ func configFromEnv() (config, error) {
 		cfg.mtu = n
 	}
 	return cfg, nil
+}
+
+// subnets lists the cluster's pod ranges, IPv4 first.
+func (cfg config) subnets() []netip.Prefix {
+	out := []netip.Prefix{cfg.podSubnet}
+	if cfg.podSubnet6.IsValid() {
+		out = append(out, cfg.podSubnet6)
+	}
+	return out
 }
 
 type controller struct {
@@ -211,13 +225,13 @@ func (c *controller) syncNode(ctx context.Context, _ bool) {
 			c.waitLogged = true
 		}
 	default:
-		if cidr, ok := nodePodCIDRv4(self); !ok {
+		if cidrs, ok := c.nodeCIDRs(self); !ok {
 			if !c.waitLogged {
-				klog.Infof("waiting for Node %s to get spec.podCIDR", c.cfg.nodeName)
+				klog.Infof("waiting for Node %s to get its spec.podCIDRs", c.cfg.nodeName)
 				c.waitLogged = true
 			}
 		} else {
-			c.writeCNIConfig(self, cidr)
+			c.writeCNIConfig(self, cidrs)
 		}
 	}
 
@@ -230,15 +244,30 @@ func (c *controller) syncNode(ctx context.Context, _ bool) {
 		klog.Errorf("listing nodes: %v", err)
 		return
 	}
-	if err := syncRoutes(ctx, c.cfg.podSubnet, desiredRoutes(c.cfg.nodeName, nodes)); err != nil {
-		klog.Errorf("routes: %v", err)
+	for _, subnet := range c.cfg.subnets() {
+		if err := syncRoutes(ctx, subnet, desiredRoutes(c.cfg.nodeName, nodes, subnet.Addr().Is6())); err != nil {
+			klog.Errorf("routes: %v", err)
+		}
 	}
 }
 
-func (c *controller) writeCNIConfig(self *corev1.Node, cidr netip.Prefix) {
+// nodeCIDRs is the node's pod CIDR of each family the cluster has; false until it has them all.
+func (c *controller) nodeCIDRs(self *corev1.Node) ([]netip.Prefix, bool) {
+	var out []netip.Prefix
+	for _, subnet := range c.cfg.subnets() {
+		cidr, ok := nodePodCIDR(self, subnet.Addr().Is6())
+		if !ok {
+			return nil, false
+		}
+		out = append(out, cidr)
+	}
+	return out, true
+}
+
+func (c *controller) writeCNIConfig(self *corev1.Node, cidrs []netip.Prefix) {
 	mtu := c.cfg.mtu
 	if mtu == 0 {
-		if ip, ok := nodeInternalIPv4(self); ok {
+		if ip, ok := nodeInternalIP(self, false); ok {
 			mtu = mtuOf(ip)
 		}
 	}
@@ -246,13 +275,13 @@ func (c *controller) writeCNIConfig(self *corev1.Node, cidr netip.Prefix) {
 		mtu = 1500
 	}
 	path := filepath.Join(c.cfg.cniConfigDir, cniConfigName)
-	changed, err := writeIfChanged(path, cniConfig(cidr.String(), mtu))
+	changed, err := writeIfChanged(path, cniConfig(cidrs, mtu))
 	if err != nil {
 		klog.Errorf("writing CNI config %s: %v", path, err)
 		return
 	}
 	if changed {
-		klog.Infof("wrote CNI config %s (pod CIDR %s, MTU %d)", path, cidr, mtu)
+		klog.Infof("wrote CNI config %s (pod CIDRs %s, MTU %d)", path, cidrs, mtu)
 	}
 }
 

@@ -28,10 +28,25 @@ func TestDesiredRoutes(t *testing.T) {
 		mkNode("w3", "10.244.3.0/24", ""),        // no InternalIP
 		mkNode("w4", "10.244.4.0/24", "fc00::4"), // IPv6 only
 	}
-	got := desiredRoutes("self", nodes)
+	got := desiredRoutes("self", nodes, false)
 	want := map[netip.Prefix]netip.Addr{netip.MustParsePrefix("10.244.1.0/24"): netip.MustParseAddr("172.18.0.3")}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+func TestDesiredRoutesIPv6(t *testing.T) {
+	dual := mkNode("w1", "10.244.1.0/24", "172.18.0.3")
+	dual.Spec.PodCIDRs = []string{"10.244.1.0/24", "fd00:10:244:1::/64"}
+	dual.Status.Addresses = append(dual.Status.Addresses, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: "fc00::3"})
+	got := desiredRoutes("self", []*corev1.Node{mkNode("self", "10.244.0.0/24", "172.18.0.2"), dual}, true)
+	want := map[netip.Prefix]netip.Addr{netip.MustParsePrefix("fd00:10:244:1::/64"): netip.MustParseAddr("fc00::3")}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	out := "fd00:10:244:1::/64 via fc00::3 dev eth0 metric 1024 pref medium\nfc00::/64 dev eth0 proto kernel metric 256 pref medium\n"
+	if routes := parseRoutes(out, netip.MustParsePrefix("fd00:10:244::/56")); !reflect.DeepEqual(routes, want) {
+		t.Errorf("parsed %v, want %v", routes, want)
 	}
 }
 
@@ -54,7 +69,7 @@ func TestParseRoutes(t *testing.T) {
 }
 
 func TestCNIConfig(t *testing.T) {
-	data := cniConfig("10.244.1.0/24", 1450)
+	data := cniConfig([]netip.Prefix{netip.MustParsePrefix("10.244.1.0/24")}, 1450)
 	var conf struct {
 		CNIVersion string `json:"cniVersion"`
 		Name       string `json:"name"`
@@ -83,6 +98,16 @@ func TestCNIConfig(t *testing.T) {
 	}
 	if pm.Type != "portmap" || !pm.Capabilities["portMappings"] {
 		t.Errorf("unexpected portmap plugin: %s", data)
+	}
+	if len(ptp.IPAM.Ranges) != 1 || len(ptp.IPAM.Routes) != 1 {
+		t.Errorf("a single-stack node has one range and one route: %s", data)
+	}
+	dual := cniConfig([]netip.Prefix{netip.MustParsePrefix("10.244.1.0/24"), netip.MustParsePrefix("fd00:10:244:1::/64")}, 1500)
+	if err := json.Unmarshal(dual, &conf); err != nil {
+		t.Fatal(err)
+	}
+	if r := conf.Plugins[0].IPAM; len(r.Ranges) != 2 || r.Ranges[1][0]["subnet"] != "fd00:10:244:1::/64" || r.Routes[1]["dst"] != "::/0" {
+		t.Errorf("a dual-stack node has a range and a default route per family: %s", dual)
 	}
 
 	path := filepath.Join(t.TempDir(), "net.d", cniConfigName)

@@ -17,39 +17,40 @@ import (
 	"k8s.io/klog/v2"
 )
 
-// nodeInternalIPv4 returns the first IPv4 InternalIP of a node.
-func nodeInternalIPv4(n *corev1.Node) (netip.Addr, bool) {
+// nodeInternalIP returns a node's first InternalIP of one family (IPv6 when v6).
+func nodeInternalIP(n *corev1.Node, v6 bool) (netip.Addr, bool) {
 	for _, a := range n.Status.Addresses {
 		if a.Type != corev1.NodeInternalIP {
 			continue
 		}
-		if ip, err := netip.ParseAddr(a.Address); err == nil && ip.Is4() {
+		if ip, err := netip.ParseAddr(a.Address); err == nil && ip.Is6() == v6 && !ip.Is4In6() {
 			return ip, true
 		}
 	}
 	return netip.Addr{}, false
 }
 
-// nodePodCIDRv4 returns a node's IPv4 pod CIDR.
-func nodePodCIDRv4(n *corev1.Node) (netip.Prefix, bool) {
+// nodePodCIDR returns a node's pod CIDR of one family (a dual-stack node has one of each).
+func nodePodCIDR(n *corev1.Node, v6 bool) (netip.Prefix, bool) {
 	cidrs := append([]string{n.Spec.PodCIDR}, n.Spec.PodCIDRs...)
 	for _, c := range cidrs {
-		if p, err := netip.ParsePrefix(c); err == nil && p.Addr().Is4() {
+		if p, err := netip.ParsePrefix(c); err == nil && p.Addr().Is6() == v6 {
 			return p.Masked(), true
 		}
 	}
 	return netip.Prefix{}, false
 }
 
-// desiredRoutes maps the pod CIDR of every other node that has one and an InternalIP to that IP.
-func desiredRoutes(self string, nodes []*corev1.Node) map[netip.Prefix]netip.Addr {
+// desiredRoutes maps the pod CIDR of one family of every other node to that node's InternalIP of
+// the same family, for the nodes that have both.
+func desiredRoutes(self string, nodes []*corev1.Node, v6 bool) map[netip.Prefix]netip.Addr {
 	out := map[netip.Prefix]netip.Addr{}
 	for _, n := range nodes {
 		if n.Name == self {
 			continue
 		}
-		cidr, ok1 := nodePodCIDRv4(n)
-		ip, ok2 := nodeInternalIPv4(n)
+		cidr, ok1 := nodePodCIDR(n, v6)
+		ip, ok2 := nodeInternalIP(n, v6)
 		if ok1 && ok2 {
 			out[cidr] = ip
 		}
@@ -57,7 +58,7 @@ func desiredRoutes(self string, nodes []*corev1.Node) map[netip.Prefix]netip.Add
 	return out
 }
 
-// parseRoutes extracts, from `ip -4 route show` output, the gateway routes whose destination lies
+// parseRoutes extracts, from `ip -4|-6 route show` output, the gateway routes whose destination lies
 // inside podSubnet: the routes this daemon manages (the ptp plugin's routes to local pods have no
 // gateway).
 func parseRoutes(out string, podSubnet netip.Prefix) map[netip.Prefix]netip.Addr {
@@ -75,7 +76,7 @@ func parseRoutes(out string, podSubnet netip.Prefix) map[netip.Prefix]netip.Addr
 			}
 			dst = netip.PrefixFrom(a, a.BitLen())
 		}
-		if !dst.Addr().Is4() || dst.Bits() < podSubnet.Bits() || !podSubnet.Contains(dst.Addr()) {
+		if dst.Addr().Is4() != podSubnet.Addr().Is4() || dst.Bits() < podSubnet.Bits() || !podSubnet.Contains(dst.Addr()) {
 			continue
 		}
 		for i := 1; i+1 < len(f); i++ {
@@ -90,9 +91,13 @@ func parseRoutes(out string, podSubnet netip.Prefix) map[netip.Prefix]netip.Addr
 	return routes
 }
 
-// syncRoutes makes the routing table hold exactly the desired pod-CIDR routes.
+// syncRoutes makes the routing table of podSubnet's family hold exactly the desired pod-CIDR routes.
 func syncRoutes(ctx context.Context, podSubnet netip.Prefix, want map[netip.Prefix]netip.Addr) error {
-	out, err := run(ctx, "", "ip", "-4", "route", "show")
+	family := "-4"
+	if podSubnet.Addr().Is6() {
+		family = "-6"
+	}
+	out, err := run(ctx, "", "ip", family, "route", "show")
 	if err != nil {
 		return err
 	}
@@ -103,7 +108,7 @@ func syncRoutes(ctx context.Context, podSubnet netip.Prefix, want map[netip.Pref
 		if have[dst] == via {
 			continue
 		}
-		if _, err := run(ctx, "", "ip", "route", "replace", dst.String(), "via", via.String()); err != nil {
+		if _, err := run(ctx, "", "ip", family, "route", "replace", dst.String(), "via", via.String()); err != nil {
 			errs = append(errs, err.Error())
 			continue
 		}
@@ -113,7 +118,7 @@ func syncRoutes(ctx context.Context, podSubnet netip.Prefix, want map[netip.Pref
 		if _, ok := want[dst]; ok {
 			continue
 		}
-		if _, err := run(ctx, "", "ip", "route", "del", dst.String(), "via", have[dst].String()); err != nil {
+		if _, err := run(ctx, "", "ip", family, "route", "del", dst.String(), "via", have[dst].String()); err != nil {
 			errs = append(errs, err.Error())
 			continue
 		}

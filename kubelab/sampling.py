@@ -42,8 +42,11 @@ class Timeline:
         self.stop()
 
     def start(self) -> "Timeline":
-        self.started = time.monotonic()
-        self._thread.start()
+        """Begin sampling (once: lab.sample_in_background has started it already, and a `with`
+        block around that does not start it again)."""
+        if not self._thread.is_alive() and not self._stop.is_set():
+            self.started = time.monotonic()
+            self._thread.start()
         return self
 
     def elapsed(self) -> float:

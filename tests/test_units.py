@@ -441,3 +441,12 @@ def test_a_scratch_dir_name_cannot_leave_the_runs_folder():
     for name in ("../etc", "a/../../b", "", "with space", "/abs"):
         with pytest.raises(KubelabError, match="not a plain directory name"):
             scratch_dir(NoCluster(), "n1", "ns", name, "0755")
+
+
+def test_a_started_timeline_can_be_used_as_a_with_block():
+    from kubelab.sampling import Timeline
+    counter = iter(range(1000))
+    timeline = Timeline("a counter", lambda: next(counter), interval=0.01).start()   # as lab.sample_in_background returns it
+    with timeline:
+        timeline.wait_until(lambda n: n >= 3, "three samples", timeout=5)
+    assert [value for _, value in timeline.samples][:4] == [0, 1, 2, 3]

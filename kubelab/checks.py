@@ -60,11 +60,31 @@ def show(obj: Any, limit: int = 60) -> str:
     if isinstance(obj, dict):
         obj = {k: v for k, v in obj.items() if k != "metadata"} | (
             {"metadata": {k: v for k, v in obj["metadata"].items() if k != "managedFields"}} if "metadata" in obj else {})
-    text = yaml.safe_dump(obj, sort_keys=False, default_flow_style=False) if not isinstance(obj, str) else obj
+    if isinstance(obj, str):
+        text = obj
+    else:
+        try:
+            text = yaml.safe_dump(_plain(obj), sort_keys=False, default_flow_style=False)
+        except yaml.YAMLError:   # something YAML cannot show: its repr still says what was observed
+            text = repr(obj)
     lines = text.splitlines()
     if len(lines) > limit:
         lines = lines[:limit] + [f"... ({len(lines) - limit} more lines)"]
     return "  " + "\n  ".join(lines)
+
+
+def _plain(obj: Any) -> Any:
+    """Dataclasses, tuples, sets and str subclasses as the plain values YAML can dump."""
+    import dataclasses
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k) if not isinstance(k, (str, int, float, bool)) else k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, str):
+        return str(obj)
+    return obj
 
 
 def _passed(what: str, ids: list[str], detail: str = "") -> None:

@@ -9,26 +9,26 @@ A notebook needs three names:
 
 Everything else is a method of the lab: apply, get, list, delete, patch, logs, wait_*, kubectl,
 node(...).sh, record. Also here: the pinned images every cluster has (kubelab.AGNHOST, BUSYBOX,
-PAUSE, KUBERNETES_VERSION), judging objects (is_ready, readiness, terminal_state), and the
+PAUSE, DNSUTILS, KUBERNETES_VERSION), judging objects (is_ready, readiness, terminal_state), and the
 closing table of a notebook (summary_table).
 Imports are lazy so `import kubelab` stays fast.
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["connect", "check", "expect", "expect_error", "requires", "probe", "KubelabError", "WaitTimeout",
-           "is_ready", "readiness", "terminal_state", "AGNHOST", "BUSYBOX", "PAUSE", "KUBERNETES_VERSION",
+__all__ = ["connect", "extra_cluster", "check", "expect", "expect_error", "requires", "probe", "KubelabError", "WaitTimeout",
+           "is_ready", "readiness", "terminal_state", "AGNHOST", "BUSYBOX", "PAUSE", "DNSUTILS", "KUBERNETES_VERSION",
            "summary_table"]
 
 # name -> the module (relative to kubelab) that defines it; imported on first use.
 _LAZY = {
-    "connect": "lab",
+    "connect": "lab", "extra_cluster": "lab",
     "check": "checks", "expect": "checks", "expect_error": "checks", "field": "checks",
     "requires": "probes", "probe": "probes",
     "KubelabError": "errors",
     "WaitTimeout": "waits",
     "is_ready": "readiness", "readiness": "readiness", "terminal_state": "readiness",
-    "AGNHOST": "pinned", "BUSYBOX": "pinned", "PAUSE": "pinned", "KUBERNETES_VERSION": "pinned",
+    "AGNHOST": "pinned", "BUSYBOX": "pinned", "PAUSE": "pinned", "DNSUTILS": "pinned", "KUBERNETES_VERSION": "pinned",
     "summary_table": "report",
 }
 

@@ -277,30 +277,40 @@ class Lab:
 
     # -- commands ----------------------------------------------------------------------------
 
-    def kubectl(self, command: str | list[str], check: bool = True, quiet: bool = False) -> str:
-        """Run kubectl in this lab's namespace (unless the command names one) and show its output.
-        Returns its stdout; with check=False, a failed command's stderr follows it (what it refused)."""
+    def kubectl(self, command: str | list[str], check: bool = True, quiet: bool = False,
+                input: str | None = None) -> "KubectlOutput":
+        """Run kubectl in this lab's namespace (unless the command names one) and show its output,
+        with the API server's "Warning:" lines, as a terminal would. Returns its stdout (a str) with
+        `.warnings` and `.ok`; with check=False, a failed command's stderr follows it (what it
+        refused). `input` is sent to its stdin (e.g. "apply -f -")."""
         args = shlex.split(command) if isinstance(command, str) else list(command)
         if args and args[0] == "kubectl":
             args = args[1:]
         if not any(a in ("-n", "--namespace", "-A", "--all-namespaces") or a.startswith("--namespace=") for a in args):
             args = ["-n", self.namespace, *args]
-        result = subprocess.run(self.cluster.kubectl_command(*args), capture_output=True, text=True, timeout=300)
-        out = result.stdout + (result.stderr if result.returncode else "")
+        result = subprocess.run(self.cluster.kubectl_command(*args), capture_output=True, text=True, timeout=300, input=input)
+        warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+        out = KubectlOutput(result.stdout + (result.stderr if result.returncode else ""))
+        out.warnings, out.ok = warnings, result.returncode == 0
         if not quiet:
-            print(out.rstrip())
+            print("\n".join([out.rstrip(), *([] if result.returncode else warnings)]).strip())
         if check and result.returncode != 0:
             raise KubelabError(f"kubectl {' '.join(args)} failed (exit {result.returncode}): {result.stderr.strip()}")
         return out
 
+    def exec(self, pod: str, command: str, container: str | None = None, namespace: str | None = None,
+             check: bool = True, quiet: bool = True) -> "KubectlOutput":
+        """Run a shell command in a pod's container (`kubectl exec POD -- sh -c COMMAND`); returns its
+        stdout (with check=False, a failure's stderr follows it, and `.ok` is False)."""
+        args = ["exec", pod, *(["-c", container] if container else []), *(["-n", namespace] if namespace else []),
+                "--", "sh", "-c", command]
+        return self.kubectl(args, check=check, quiet=quiet)
+
     def kubectl_apply(self, manifest: str) -> dict:
         """`kubectl apply -f -` of YAML text in this lab's namespace, as a user would run it:
         {"ok": bool, "out": what it printed, "warnings": the API server's "Warning:" lines}."""
-        result = subprocess.run(self.cluster.kubectl_command("apply", "-n", self.namespace, "-f", "-"), input=manifest,
-                                capture_output=True, text=True, timeout=120)
-        warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
-        print(result.stdout.rstrip() + ("\n" + "\n".join(warnings) if warnings else ""))
-        return {"ok": result.returncode == 0, "out": result.stdout + result.stderr, "warnings": warnings}
+        out = self.kubectl("apply -f -", check=False, input=manifest)
+        return {"ok": out.ok, "out": str(out), "warnings": out.warnings}
 
     @contextmanager
     def kubectl_background(self, command: str):
@@ -392,6 +402,13 @@ class Lab:
         return Recorder(self, kinds, selector=selector, namespace=namespace)
 
 
+class KubectlOutput(str):
+    """What a kubectl command printed on stdout; `.warnings`: the API server's "Warning:" lines;
+    `.ok`: whether it succeeded."""
+    warnings: list[str]
+    ok: bool
+
+
 def connect(notebook: str | None = None, config: str | None = None, namespace: str | None = None,
             kubeconfig: str | None = None, context: str | None = None, existing_cluster: bool = False) -> Lab:
     """The default kubelab cluster (created or reused) and a fresh namespace for this run.
@@ -424,3 +441,27 @@ def connect(notebook: str | None = None, config: str | None = None, namespace: s
     lab = Lab(cluster, namespace, notebook)
     lab.create_namespace()
     return lab
+
+
+@contextmanager
+def extra_cluster(config: str, notebook: str | None = None):
+    """A lab on a second kubelab cluster (clusters/<config>.yaml) for the length of a with-block,
+    for the one experiment the notebook's own cluster cannot show (e.g. dual-stack):
+
+        with kubelab.extra_cluster("dualstack", notebook="05-dual-stack") as dual:
+            dual.apply(...)
+
+    The cluster is created if it does not exist, the lab's namespace closed at the end, and the
+    cluster deleted again if this block created it (KUBELAB_KEEP_CLUSTERS=1 keeps it), even when
+    the block fails."""
+    from .cluster import KindCluster
+    created = not KindCluster(config).exists()
+    lab = connect(notebook=notebook, config=config)
+    try:
+        yield lab
+    finally:
+        try:
+            lab.close()
+        finally:
+            if created and os.environ.get("KUBELAB_KEEP_CLUSTERS") != "1":
+                lab.cluster.down()

@@ -122,6 +122,15 @@ class Node:
         """A cgroup file of a CRI container, e.g. cgroup_file(id, "memory", "memory.limit_in_bytes")."""
         return self.sh(f"cat {self.container_cgroup(container_id, controller)}/{name}").strip()
 
+    def freeze_process(self, pid: int, seconds: float) -> None:
+        """Stop a process of the node (SIGSTOP) for `seconds`; the node itself sends SIGCONT when
+        they have passed, so the process resumes even if the notebook dies meanwhile. For a
+        moment without a daemon (kube-proxy, say) that must not be restarted to be gone."""
+        pid, seconds = int(pid), float(seconds)
+        if not 0 < seconds <= 60:
+            raise KubelabError(f"freezing for {seconds} s: at most 60 s", "a frozen daemon misses every change meanwhile")
+        self.sh(f"kill -STOP {pid} && setsid sh -c 'sleep {seconds}; kill -CONT {pid}' >/dev/null 2>&1 < /dev/null &")
+
     def cgroup_version(self) -> int:
         """1 or 2: the cgroup version this node runs (its host's; probed, never assumed)."""
         from .cgroups import version_of

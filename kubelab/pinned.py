@@ -9,6 +9,8 @@ pod ever needs an image the cluster lacks:
 AGNHOST: agnhost, Kubernetes' test server (netexec, serve-hostname, liveness, ...).
 BUSYBOX: busybox (sh, wget, nc, sleep...).
 PAUSE: the pause image every pod's sandbox runs.
+DNSUTILS: dig, nslookup and host (the "Debugging DNS Resolution" image); call lab.addon("dnsutils")
+first, which puts it on the nodes.
 KUBERNETES_VERSION: the Kubernetes version the offline build makes, e.g. "v1.37.2".
 """
 
@@ -21,6 +23,7 @@ _pins = _load_pins()
 AGNHOST: str = _pins.image("agnhost")
 BUSYBOX: str = _pins.image("busybox")
 PAUSE: str = _pins.image("pause")
+DNSUTILS: str = _pins.image("dnsutils")
 KUBERNETES_VERSION: str = _pins.kubernetes
 
-__all__ = ["AGNHOST", "BUSYBOX", "PAUSE", "KUBERNETES_VERSION"]
+__all__ = ["AGNHOST", "BUSYBOX", "PAUSE", "DNSUTILS", "KUBERNETES_VERSION"]

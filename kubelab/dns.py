@@ -1,0 +1,42 @@
+"""Cluster DNS as a notebook reads it: `dig` answers and the CoreDNS Corefile, parsed.
+
+    records = dns.answers(lab.exec("dns", "dig +noall +answer web.ns.svc.cluster.local"))
+    [(r.name, r.ttl, r.type, r.data) for r in records]   # [("web.ns.svc.cluster.local.", 30, "A", "10.96.3.4")]
+    dns.kubernetes_settings(corefile)                     # {"ttl": 30, "pods": "insecure", "cache_disabled": [...]}
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Record:
+    name: str
+    ttl: int
+    type: str      # A, AAAA, CNAME, SRV, ...
+    data: str      # the address, the target name, or "priority weight port target" for SRV
+
+
+def answers(dig_output: str) -> list[Record]:
+    """The answer records of `dig +noall +answer` output (comments and blank lines skipped)."""
+    records = []
+    for line in dig_output.splitlines():
+        parts = line.split(None, 4)
+        if len(parts) == 5 and not line.startswith(";") and parts[1].isdigit() and parts[2] == "IN":
+            records.append(Record(parts[0], int(parts[1]), parts[3], parts[4].strip()))
+    return records
+
+
+def kubernetes_settings(corefile: str) -> dict:
+    """What the Corefile says about cluster names: the kubernetes plugin's `ttl` (5, its default,
+    when unset) and `pods` mode, and which cache kinds are disabled for cluster.local."""
+    block = re.search(r"kubernetes\s+cluster\.local[^{]*\{(.*?)\}", corefile, re.S)
+    body = block.group(1) if block else ""
+    ttl = re.search(r"^\s*ttl\s+(\d+)", body, re.M)
+    pods = re.search(r"^\s*pods\s+(\S+)", body, re.M)
+    disabled = re.findall(r"^\s*disable\s+(success|denial)\s+[^\n]*cluster\.local", corefile, re.M)
+    cache = re.search(r"^\s*cache\s+(\d+)", corefile, re.M)
+    return {"ttl": int(ttl.group(1)) if ttl else 5, "pods": pods.group(1) if pods else "disabled",
+            "cache_seconds": int(cache.group(1)) if cache else 0, "cache_disabled": sorted(disabled)}

@@ -12,6 +12,7 @@ node access; on a cluster reached through a kubeconfig only, those fields are No
 
 from dataclasses import dataclass
 
+from .cgroups import version_of
 from .errors import KubelabError
 
 # One command in one node for every fact a node shows: docker exec costs ~100 ms each.
@@ -19,7 +20,6 @@ from .errors import KubelabError
 # shim drops (and with it, containers' ability to lower oom_score_adj below 0).
 NODE_FACTS = ("awk '/^CapBnd/ {print $2}' /proc/1/status; stat -fc %T /sys/fs/cgroup; "
               "awk 'NR > 1 {kib += $3} END {print kib + 0}' /proc/swaps")
-CGROUP_FS = {"cgroup2fs": 2, "tmpfs": 1}
 
 
 class RequirementNotMet(KubelabError):
@@ -65,7 +65,10 @@ def probe(lab) -> Capabilities:
         node = (workers or nodes)[0]["metadata"]["name"]
         capbnd, fs_type, swap_kib = (Node(lab.cluster, node).sh(NODE_FACTS).split() + ["", "", ""])[:3]
         clamped = bool(capbnd) and not (int(capbnd, 16) >> 24) & 1
-        cgroup_version = CGROUP_FS.get(fs_type)
+        try:
+            cgroup_version = version_of(fs_type)
+        except ValueError:   # neither version's filesystem: unknown, as without node access
+            cgroup_version = None
         swap_bytes = int(swap_kib) * 1024 if swap_kib.isdigit() else None
     record = lab.cluster.record()
     caps = Capabilities(

@@ -14,7 +14,7 @@ Every question carries `quote_ja`, the learner's own Japanese words, so a notebo
 question as it was asked. Two sources, in this order:
 
 1. `SEED_QUOTES` below: seed line ranges chosen by hand, copied verbatim from the seed. Sections
-   0-29, 33 and 35-40 (the chapters written) are curated completely, because there the
+   0-40 (the chapters written) are curated completely, because there the
    parenthetical in questions.md is often a fragment ("良くわからん") or missing altogether, and
    the seed has the whole sentence.
 2. The first `("...")` parenthetical of the question in questions.md, verbatim. These are
@@ -39,7 +39,7 @@ DEFAULT_OUT = REPO / "kubelab" / "data" / "spec.json"
 # The totals questions.md states in its header; anything else means the parser (or the spec) broke.
 EXPECTED = {"sections": 97, "claims": 428, "questions": 188, "notebooks": 16}
 # Sections whose every question must carry the learner's Japanese words (the chapters written so far).
-QUOTED_SECTIONS = [*range(0, 30), 33, 35, 36, 37, 38, 39, 40]
+QUOTED_SECTIONS = range(0, 41)
 MAX_TEXT = 200
 SHORT = 60
 
@@ -135,11 +135,18 @@ SEED_QUOTES: dict[str, SeedQuote] = {
     # §29 Virtual IPs and Service Proxies (L544-L563)
     "Q-VIP-1": SeedQuote(554),
     "Q-VIP-2": SeedQuote(559, 561),
+    # §30 Ingress (L565-L584)
+    "Q-ING-1": SeedQuote(571),
+    "Q-ING-2": SeedQuote(573, 579),
+    "Q-ING-3": SeedQuote(583, 584),
     # §33 EndpointSlices (L600-L624)
     "Q-EPS-1": SeedQuote(610),
     "Q-EPS-2": SeedQuote(614),
     "Q-EPS-3": SeedQuote(622),
     "Q-EPS-4": SeedQuote(624),
+    # §34 Network Policies (L626-L651)
+    "Q-NETPOL-1": SeedQuote(640),
+    "Q-NETPOL-2": SeedQuote(651),
     # §35 DNS for Services and Pods (L653-L663)
     "Q-DNS-1": SeedQuote(657, 658),
     "Q-DNS-2": SeedQuote(659, 660),

@@ -155,8 +155,8 @@ def write_node_hosts(cluster, addon: Addon) -> None:
 
 
 def _offline(cluster) -> bool:
-    record = cluster.record() if hasattr(cluster, "record") else None
-    return bool(record and record.mode == "offline")
+    from .images import mode_of
+    return mode_of(cluster) == "offline"
 
 
 def load_images(cluster, addon: Addon) -> None:

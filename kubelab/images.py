@@ -76,3 +76,10 @@ def tool(name: str, choice: ImageChoice) -> Path:
         "kubectl": "conda install -c conda-forge kubernetes-client, or see https://kubernetes.io/docs/tasks/tools/",
     }
     raise KubelabError(f"{name} is not installed (not on PATH)", fixes.get(name))
+
+
+def mode_of(cluster) -> str:
+    """How a cluster got its images: "offline" (built here and preloaded, kubelab's record says so)
+    or "stock" (pulled as usual; also any cluster kubelab did not create)."""
+    record = cluster.record() if hasattr(cluster, "record") else None
+    return record.mode if record else "stock"

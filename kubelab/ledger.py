@@ -42,11 +42,27 @@ def _known_ids() -> set[str]:
 
 def record(what: str, proves: list[str], passed: bool) -> None:
     entry = {"what": what, "proves": proves, "passed": passed}
+    if (cell := _cell()) is not None:
+        entry["cell"] = cell
     _in_memory.append(entry)
     path = os.environ.get(ENV)
     if path:
         with open(path, "a", encoding="utf-8") as f:
             f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+
+
+def _cell() -> int | None:
+    """The execution count of the notebook cell running now (None outside IPython): in an executed
+    notebook it names the cell, so the website can link a claim to the cell that proves it."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    count = getattr(shell, "execution_count", None)
+    # IPython counts a cell as soon as it stores its input, before running it: the running cell is
+    # the one before the counter (tests/test_runner.py holds it to that).
+    return count - 1 if isinstance(count, int) and count > 1 else None
 
 
 def checks() -> list[dict]:

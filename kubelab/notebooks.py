@@ -145,6 +145,8 @@ class RunResult:
     stable_compared: int = 0
     stable_differences: list[dict] = field(default_factory=list)
     budget_seconds: float = DEFAULT_BUDGET
+    images: str = ""            # the cluster's images: "offline" (built here, preloaded) or "stock"
+    commit: str | None = None   # the kubelab checkout that ran it (kubelab.provenance)
 
     @property
     def checks_passed(self) -> int:
@@ -236,10 +238,10 @@ def run(nb: Notebook, parameters: dict | None = None, *, cluster=None, config: s
     finally:
         close_run(Lab(cluster, namespace), namespace)
     seconds = time.monotonic() - started
-    from . import ledger
+    from . import images, ledger, provenance
     result = RunResult(nb.name, ended.status, seconds, output, write_html(output), ended.message,
                        Lab(cluster, namespace).server_version(), cluster.name, ledger.read(ledger_file),
-                       budget_seconds=nb.budget_seconds)
+                       budget_seconds=nb.budget_seconds, images=images.mode_of(cluster), commit=provenance.commit())
     ledger_file.unlink(missing_ok=True)
     if output.exists():
         import nbformat

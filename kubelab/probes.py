@@ -12,6 +12,7 @@ node access; on a cluster reached through a kubeconfig only, those fields are No
 
 from dataclasses import dataclass
 
+from . import images
 from .cgroups import version_of
 from .errors import KubelabError
 
@@ -70,11 +71,10 @@ def probe(lab) -> Capabilities:
         except ValueError:   # neither version's filesystem: unknown, as without node access
             cgroup_version = None
         swap_bytes = int(swap_kib) * 1024 if swap_kib.isdigit() else None
-    record = lab.cluster.record()
     caps = Capabilities(
         version=lab.server_version(), nodes=len(nodes), workers=len(workers), zones=tuple(zones),
         network_policy=cni is not None, default_storage_class=default_sc, oom_score_adj_clamped=clamped,
-        images=record.mode if record else "stock", node_access=node_access, cgroup_version=cgroup_version,
+        images=images.mode_of(lab.cluster), node_access=node_access, cgroup_version=cgroup_version,
         host_cgroup_version=lab.cluster.host_cgroup_version(),
         runtime=nodes[0].get("status", {}).get("nodeInfo", {}).get("containerRuntimeVersion", "") if nodes else "",
         swap_bytes=swap_bytes,

@@ -47,13 +47,15 @@ def test_requirement_not_met_is_not_run_and_an_error_is_failed(tmp_path):
     assert ended.status == "failed" and "broken: cell 1: ZeroDivisionError" in ended.message
 
 
-def test_checks_are_written_to_the_ledger_with_what_they_prove(tmp_path):
-    nb = notebook(tmp_path, "from kubelab import check\ncheck(1 + 1 == 2, 'sums work', proves='C-INTRO-1')\n"
-                            "check(True, 'no proof named')")
+def test_checks_are_written_to_the_ledger_with_what_they_prove_and_their_cell(tmp_path):
+    nb = notebook(tmp_path, "from kubelab import check", "x = 1",
+                  "check(1 + 1 == 2, 'sums work', proves='C-INTRO-1')\ncheck(True, 'no proof named')")
     path = tmp_path / "ledger.jsonl"
     assert notebooks.execute(nb, tmp_path / "out.ipynb", env={"KUBELAB_LEDGER": str(path)}).status == "passed"
-    assert ledger.read(path) == [{"what": "sums work", "proves": ["C-INTRO-1"], "passed": True},
-                                 {"what": "no proof named", "proves": [], "passed": True}]
+    assert ledger.read(path) == [{"what": "sums work", "proves": ["C-INTRO-1"], "passed": True, "cell": 3},
+                                 {"what": "no proof named", "proves": [], "passed": True, "cell": 3}]
+    executed = nbformat.read(str(tmp_path / "out.ipynb"), as_version=4)
+    assert executed.cells[2].execution_count == 3, "the cell number is the executed cell's execution_count"
 
 
 def test_a_malformed_or_unknown_id_fails_at_once():

@@ -242,6 +242,19 @@ def test_a_notebook_asks_each_question_in_the_learners_words(nb, the_spec):
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda nb: nb.name)
+def test_each_question_has_a_heading_the_learners_words_and_an_english_rendering(nb, the_spec):
+    """The standard's shape (`### Q-… · title`, the quote, its rendering), which the website's
+    question index reads: every question of the notebook's sections has a heading of its own."""
+    from kubelab.site import questions
+    asked = questions.in_notebook(json.loads(nb.path.read_text(encoding="utf-8")))
+    headed = {id_ for q in asked for id_ in q.ids}
+    owed = [i.id for i in the_spec.for_sections(nb.meta.get("sections") or []) if i.kind == "question"]
+    assert not [i for i in owed if i not in headed], f"{nb.name}: questions without a `### Q-… · …` heading"
+    for q in asked:
+        assert q.japanese and q.english, f"{nb.name}: {'/'.join(q.ids)} needs the learner's words and *\"an English rendering\"*"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda nb: nb.name)
 def test_a_notebook_says_why_it_cannot_demonstrate_something(nb, the_spec):
     own = {i.id for i in the_spec.for_sections(nb.meta.get("sections") or [])}
     for id_, reason in (nb.meta.get("not_demonstrable") or {}).items():

@@ -1,0 +1,1 @@
+"""kubelab's website (see build.py)."""

@@ -4,17 +4,20 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 KUBELAB := $(BIN)/kubelab
 
-.PHONY: demo test unit lab host venv up down doctor images bench gc clean
+.PHONY: demo test unit lab site host browser venv up down doctor images bench gc clean
 
-## demo: prepare the host, bring up the default cluster, show it and run the tour notebook on it
+## demo: prepare the host, bring up the default cluster, show it, run the tour notebook on it and
+## build the website from that run (out/site/index.html)
 demo: host venv up
 	$(BIN)/python -m kubelab.demo
 	$(KUBELAB) run 00
+	$(KUBELAB) site
 
 ## test: prepare the host, bring up the default cluster, run every test and every notebook (each
 ## executed once: quiet ones side by side; their stable outputs compared with nbval's rules), then
-## print the notebooks' table and the coverage totals
-test: host venv up
+## print the notebooks' table and the coverage totals; then build the website from those runs and
+## check it in headless Chromium
+test: host browser venv up
 	cd clusters/offline/shim && go test ./...
 	cd clusters/offline/go && go test ./cmd/...
 	$(BIN)/pytest tests
@@ -28,8 +31,15 @@ lab: host venv up
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (kubelab)" >/dev/null
 	cd notebooks && ../$(BIN)/jupyter lab
 
+## site: the website (out/site) from the notebooks the last `make test` or `kubelab run` executed
+site: venv
+	$(KUBELAB) site
+
 host:
 	scripts/prepare-host.sh
+
+browser:
+	scripts/prepare-host.sh --browser
 
 venv: $(VENV)/.installed
 

@@ -9,6 +9,7 @@
     kubelab list
     kubelab gc [--all]
     kubelab coverage [--json] [--notebook NAME]
+    kubelab site [--out DIR] [--serve] [--port N]
 
 Every failure prints one message (what went wrong, its fix, where its log with the full
 traceback is, under kubelab's state folder) and exits non-zero; Ctrl-C exits 130.
@@ -124,6 +125,17 @@ def cmd_coverage(args) -> int:
     return 0
 
 
+def cmd_site(args) -> int:
+    from . import site
+    built = site.build(out=args.out)
+    if args.serve:
+        with site.serve(built.path, port=args.port) as url:
+            print(f"site: serving {built.path} at {url} (Ctrl-C stops it)", flush=True)
+            import threading
+            threading.Event().wait()
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kubelab", description="Learn Kubernetes by experiment on throwaway kind clusters.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -185,6 +197,13 @@ def parser() -> argparse.ArgumentParser:
     cov.add_argument("--json", action="store_true", help="print a JSON list instead: one object per claim or question")
     cov.add_argument("--notebook", metavar="NAME", help="only this notebook's sections (name or number, e.g. 01)")
     cov.set_defaults(func=cmd_coverage)
+
+    site = sub.add_parser("site", help="build the website (out/site) from the notebooks the last runs executed; runs nothing")
+    site.add_argument("--out", type=Path, metavar="DIR",
+                      help="where the runs left their notebooks and records (default: out/, or $KUBELAB_OUT)")
+    site.add_argument("--serve", action="store_true", help="then serve it on localhost until Ctrl-C")
+    site.add_argument("--port", type=int, default=8000, help="the port for --serve (default 8000; 0: any free one)")
+    site.set_defaults(func=cmd_site)
     return p
 
 

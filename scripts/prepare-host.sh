@@ -4,6 +4,7 @@
 # and changes nothing that already works.
 #
 #   scripts/prepare-host.sh            # check, and fix what it can (installing needs root)
+#   scripts/prepare-host.sh --browser  # only the browser the website's test drives (make test)
 #
 # Environment: KUBELAB_CACHE (default ~/.cache/kubelab) holds the dockerd log and the shim.
 set -euo pipefail
@@ -23,7 +24,7 @@ has_systemd() { [ -d /run/systemd/system ]; }
 
 apt_install() {
   is_root || die "$* is missing and installing it needs root. Fix: sudo apt-get install $*"
-  command -v apt-get >/dev/null || die "$* is missing and this host has no apt-get. Install Docker Engine for your OS, then run again."
+  command -v apt-get >/dev/null || die "$* is missing and this host has no apt-get. Install it with your system's package manager, then run again."
   say "installing $* from Debian packages (log: $cache/apt.log)"
   if ! { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"; } >"$cache/apt.log" 2>&1; then
     tail -n 20 "$cache/apt.log" >&2
@@ -174,6 +175,23 @@ ensure_inotify() {
   fi
 }
 
+ensure_browser() {
+  # The website's test (tests/test_site.py) drives Debian's Chromium through its chromedriver;
+  # a small Japanese font keeps the learner's words readable in its screenshots.
+  local missing=()
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v chromedriver >/dev/null || missing+=(chromium-driver)
+  fc-list :lang=ja 2>/dev/null | grep -q . || missing+=(fonts-ipafont-gothic)
+  if (( ${#missing[@]} )); then
+    apt_install "${missing[@]}"
+  fi
+  say "browser ready ($(chromium --version 2>/dev/null | head -n 1))"
+}
+
+if [ "${1:-}" = "--browser" ]; then
+  ensure_browser
+  exit 0
+fi
 ensure_engine
 ensure_privileged
 ensure_inotify

@@ -35,6 +35,19 @@ def executed_copy(name: str, out: Path) -> nbformat.NotebookNode:
     return nb
 
 
+def as_failed(name: str, out: Path, cell: int) -> None:
+    """What papermill leaves in a notebook that stopped at `cell`: a notice first, a marker above the cell."""
+    nb = nbformat.read(str(out / f"{name}.ipynb"), as_version=4)
+    tagged = {"tags": [chapters.PAPERMILL_ERROR]}
+    notice = nbformat.v4.new_markdown_cell(f'<span style="color:red">An Exception was encountered at '
+                                           f'\'<a href="#papermill-error-cell">In [{cell}]</a>\'.</span>', metadata=tagged)
+    marker = nbformat.v4.new_markdown_cell('<span id="papermill-error-cell">Execution stopped here:</span>', metadata=tagged)
+    stopped = next(i for i, c in enumerate(nb.cells) if c.get("execution_count") == cell)
+    nb.cells.insert(stopped, marker)
+    nb.cells.insert(0, notice)
+    nbformat.write(nb, str(out / f"{name}.ipynb"))
+
+
 def run_record(name: str, out: Path, status: str = "passed", checks: list[dict] | None = None) -> dict:
     record = {"notebook": name, "status": status, "seconds": 51.2, "version": "v1.37.2", "images": "offline",
               "commit": "26fb8d4", "finished": "2026-11-28T12:55:03Z", "message": "" if status == "passed" else
@@ -84,6 +97,7 @@ def test_the_site_is_built_from_the_runs_in_out(tmp_path):
     executed_copy(STORAGE, out)
     run_record(STORAGE, out, checks=[{"what": "emptyDir in memory", "proves": ["C-VOL-1", "Q-VOL-1"], "passed": True, "cell": 3}])
     executed_copy("02-containers", out)
+    as_failed("02-containers", out, cell=4)
     run_record("02-containers", out, status="failed")
     built = site.build(out=out, echo=lambda line: None)
     assert built.path == out / "site" and (built.path / "index.html").exists()
@@ -92,6 +106,8 @@ def test_the_site_is_built_from_the_runs_in_out(tmp_path):
     assert re.search(r'<img[^>]+src="_images/', page), "the picture output is shown as a picture"
     failed = (built.path / "02-containers.html").read_text()
     assert 'class="kubelab-verification not-verified"' in failed and "cell 4: AssertionError" in failed
+    title, line, notice = (failed.index(s) for s in ("<h1>02 ·", "kubelab-verification", "An Exception was encountered"))
+    assert title < line < notice, "the title, then the verification line, then papermill's notice"
     coverage = (built.path / "coverage.html").read_text()
     assert re.search(r'<tr id="C-VOL-1">.*?href="07-storage.html#cell-3"', coverage)
     assert '<tr id="C-ARCH-1">' in coverage and "notebook not written yet" in coverage, "every ID, run or not"

@@ -43,11 +43,9 @@ class Built:
                 f"({verified} verified), {self.size_bytes / 1e6:.1f} MB, built in {self.seconds:.1f} s")
 
 
-def load_chapters(out: Path) -> list[Chapter]:
-    """Every chapter the spec plans, in order, as the last runs left it in `out`."""
-    from ..notebooks import discover
-    spec = spec_module.load()
-    written = {nb.name: nb for nb in discover()}
+def load_chapters(out: Path, spec, written: dict) -> list[Chapter]:
+    """Every chapter the spec plans (and any other notebook written), in order, as the last runs
+    left it in `out`; `written`: notebook name -> its Notebook (kubelab.notebooks.discover)."""
     found = []
     for name in [*spec.notebooks, *(n for n in written if n not in spec.notebooks)]:
         nb = written.get(name)
@@ -63,13 +61,13 @@ def build(out: Path | None = None, dest: Path | None = None, echo=print) -> Buil
     started = time.monotonic()
     out = Path(out) if out else out_dir()
     dest = Path(dest) if dest else out / "site"
-    chapters = load_chapters(out)
+    spec, written = spec_module.load(), {nb.name: nb for nb in discover()}
+    chapters = load_chapters(out, spec, written)
     published = [c for c in chapters if c.page]
     if not published:
         raise KubelabError(f"nothing to publish: {out} has no executed notebook (<name>.ipynb written by a run)",
                            "run the notebooks first: make test, or kubelab run 00")
-    spec = spec_module.load()
-    ledger = coverage.compute(spec, discover(), runs={c.name: c.record for c in chapters if c.record})
+    ledger = coverage.compute(spec, written.values(), runs={c.name: c.record for c in chapters if c.record})
     echo(f"site: {len(published)} executed notebooks from {out} "
          f"({sum(c.state == chapters_module.VERIFIED for c in published)} verified), rendering with Sphinx…")
     with tempfile.TemporaryDirectory(prefix="kubelab-site-") as tmp:

@@ -21,6 +21,7 @@ import nbformat
 from . import questions
 
 VERIFIED, NOT_VERIFIED, NOT_RUN, NOT_WRITTEN = "verified", "not verified", "not run", "not written"
+PAPERMILL_ERROR = "papermill-error-cell-tag"
 
 
 @dataclass
@@ -104,13 +105,18 @@ def prepare(chapter: Chapter) -> nbformat.NotebookNode:
             cells.append(nbformat.v4.new_markdown_cell(proves_anchor(cell.execution_count,
                                                                      proving[cell.execution_count])))
         cells.append(cell)
-    title_cell = next((c for c in cells if c.cell_type == "markdown"), None)
+    # papermill puts a notice first in a notebook that failed ("An Exception was encountered at
+    # In [6]", linking to the cell): it goes under the title and the verification line instead.
+    notice = [c for c in cells[:1] if PAPERMILL_ERROR in c.get("metadata", {}).get("tags", [])]
+    cells = cells[len(notice):]
     line = verification(chapter)
-    if title_cell is not None and title_cell.source.startswith("# "):
+    title_cell = cells[0] if cells and cells[0].cell_type == "markdown" and cells[0].source.startswith("# ") else None
+    if title_cell is not None:
         title, _, rest = title_cell.source.partition("\n")
         title_cell.source = f"{title}\n\n{line}\n\n{rest.lstrip()}"
+        cells[1:1] = notice
     else:
-        cells.insert(0, nbformat.v4.new_markdown_cell(line))
+        cells[0:0] = [nbformat.v4.new_markdown_cell(line), *notice]
     nb.cells = cells
     return nb
 

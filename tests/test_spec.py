@@ -255,6 +255,16 @@ def test_each_question_has_a_heading_the_learners_words_and_an_english_rendering
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda nb: nb.name)
+def test_code_cells_are_short(nb):
+    """Notebooks are narratives: a code cell calls the library and checks, in at most 30 lines
+    (a longer one is split where the experiment pauses, or its plumbing moves into kubelab)."""
+    cells = json.loads(nb.path.read_text(encoding="utf-8"))["cells"]
+    too_long = [(i, n) for i, c in enumerate(cells) if c["cell_type"] == "code"
+                and (n := len("".join(c["source"]).splitlines())) > 30]
+    assert not too_long, f"{nb.name}: code cells over 30 lines (cell, lines): {too_long}"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda nb: nb.name)
 def test_a_notebook_says_why_it_cannot_demonstrate_something(nb, the_spec):
     own = {i.id for i in the_spec.for_sections(nb.meta.get("sections") or [])}
     for id_, reason in (nb.meta.get("not_demonstrable") or {}).items():

@@ -108,13 +108,12 @@ class Run:
     def _kubelab(self, *args: str) -> subprocess.CompletedProcess:
         """A kubelab command in a process with the run's environment; its lines are echoed as
         they come (a cold cluster start builds images for minutes) and returned."""
-        process = subprocess.Popen([sys.executable, "-m", "kubelab", *args], env=self.env, text=True, bufsize=1,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        lines = []
-        for line in process.stdout:
+        lines: list[str] = []
+
+        def on_line(line: str) -> None:
             lines.append(line)
             self.echo(f"[{args[0]}] {line.rstrip()}")
-        return subprocess.CompletedProcess(args, process.wait(), "".join(lines), "")
+        return subprocess.CompletedProcess(args, kubelab_process(args, self.env, on_line), "".join(lines), "")
 
     def _run_lane(self, lane: Lane) -> None:
         try:
@@ -176,6 +175,16 @@ def _print_line(line: str) -> None:
         print(line.rstrip("\n"), flush=True)
 
 
+def kubelab_process(args: list[str] | tuple[str, ...], env: dict | None, on_line: Callable[[str], None]) -> int:
+    """`python -m kubelab ARGS` in a process of its own; each line of its output (stdout and stderr
+    together) goes to `on_line` as it comes. Returns its exit code."""
+    process = subprocess.Popen([sys.executable, "-m", "kubelab", *args], env=env, text=True, bufsize=1,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    for line in process.stdout:
+        on_line(line)
+    return process.wait()
+
+
 def run_in_process(nb: Notebook, lane: Lane, on_line: Callable[[str], None] | None = None,
                    env: dict | None = None, out: Path | None = None) -> Outcome:
     """`kubelab run` in a process of its own (its environment, its kernel, its Ctrl-C handling);
@@ -183,20 +192,18 @@ def run_in_process(nb: Notebook, lane: Lane, on_line: Callable[[str], None] | No
     started = time.monotonic()
     out = out or out_dir()
     before = (last_run(nb.name, out) or {}).get("finished")
-    process = subprocess.Popen([sys.executable, "-m", "kubelab", "run", str(nb.path), "--config", lane.config,
-                                "--cluster-name", lane.cluster],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=env)
     with open(out / f"{nb.name}.log", "w") as log:
-        for line in process.stdout:
+        def to_log(line: str) -> None:
             log.write(line)
             log.flush()
             if on_line:
                 on_line(line)
-    process.wait()
+        returncode = kubelab_process(["run", str(nb.path), "--config", lane.config, "--cluster-name", lane.cluster],
+                                     env, to_log)
     record = last_run(nb.name, out) or {}
     if not record or record.get("finished") == before:
         return Outcome(nb.name, lane.cluster, time.monotonic() - started, 0, "crashed",
-                       f"`kubelab run {nb.name}` exited {process.returncode} without a result")
+                       f"`kubelab run {nb.name}` exited {returncode} without a result")
     return Outcome(nb.name, record.get("cluster", lane.cluster), record["seconds"], record.get("checks_passed", 0),
                    record["status"], record.get("message", ""), len(record.get("stable_differences", [])))
 

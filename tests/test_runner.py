@@ -99,3 +99,11 @@ def test_the_plan_runs_quiet_notebooks_together_and_disturbing_ones_alone_on_a_s
     # six quiet notebooks of 100 s, three at a time: 200 s
     many = [notebook(tmp_path, "", meta={"budget_seconds": 100}, name=f"1{i}-q") for i in range(6)]
     assert schedule.projected_seconds(many, parallel=3) == 200
+
+
+def test_a_kubelab_process_streams_its_lines_and_gives_its_exit_code():
+    lines = []
+    assert schedule.kubelab_process(["--help"], None, lines.append) == 0
+    assert lines[0].startswith("usage: kubelab") and all(line.endswith("\n") for line in lines)
+    assert schedule.kubelab_process(["no-such-command"], None, lines.append) == 2
+    assert "invalid choice" in lines[-1]

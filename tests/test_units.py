@@ -252,6 +252,11 @@ def test_the_cache_keeps_the_results_of_every_declared_version(tmp_path):
     other = runner.run("thing", "b" * 16, lambda step: None)
     newer = runner.run("thing", "c" * 16, lambda step: None)
     assert old.is_dir() and not other.exists() and newer.is_dir()
+    (tmp_path / "offline" / "gone-step-0123456789abcdef").mkdir()
+    (tmp_path / "offline" / "thing-cccc.partial").mkdir()
+    from kubelab.offline.build import remove_unplanned_results
+    remove_unplanned_results(runner.root, frozenset({old.name, newer.name}))
+    assert sorted(p.name for p in runner.root.iterdir()) == sorted([old.name, newer.name, "thing-cccc.partial"])
 
 
 def test_every_image_a_manifest_or_notebook_names_is_a_pinned_component():

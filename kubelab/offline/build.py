@@ -25,7 +25,7 @@ from ..paths import cache_dir
 from . import debian, gobuild, imagebuild, modulefiles, nodeimage
 from .nodeimage import image_label
 from .pins import Component, Pins, every_version, load
-from .steps import StepRunner, digest_files, key_of
+from .steps import StepRunner, digest_files, key_of, stale_results
 
 KIND_VERSIONS = {"go": gobuild.KIND_VERSION, "debian": debian.KIND_VERSION, "image": imagebuild.KIND_VERSION,
                  "node": nodeimage.KIND_VERSION, "files": modulefiles.KIND_VERSION}
@@ -187,10 +187,8 @@ def addon_files(addon: str, echo=None) -> list[Path]:
 def remove_unplanned_results(root: Path, keep: frozenset[str]) -> None:
     """Results no version of the pins plans any more (older pins, removed blocks, another Go):
     the cache would only grow with them."""
-    import re
-    for result in root.iterdir():
-        if re.fullmatch(r".+-[0-9a-f]{16}", result.name) and result.is_dir() and result.name not in keep:
-            shutil.rmtree(result, ignore_errors=True)
+    for result in stale_results(root, keep):
+        shutil.rmtree(result, ignore_errors=True)
 
 
 def check_kubeadm_images(kubeadm: Path, pins: Pins) -> None:

@@ -88,6 +88,15 @@ class Step:
         self._log.close()
 
 
+RESULT = re.compile(r"(?P<step>.+)-[0-9a-f]{16}")   # a step's result folder: <step>-<16 hex digits of its key>
+
+
+def stale_results(root: Path, keep: frozenset[str], step: str | None = None) -> list[Path]:
+    """The result folders under `root` that are not in `keep`: of one step, or of every step."""
+    return [path for path in root.iterdir() if (found := RESULT.fullmatch(path.name)) and path.is_dir()
+            and path.name not in keep and (step is None or found["step"] == step)]
+
+
 class StepRunner:
     """Runs steps into `<cache>/offline/<name>-<key>/`, reusing any that are already there."""
 
@@ -116,9 +125,8 @@ class StepRunner:
         work.mkdir(parents=True)
         self.attempt(name, key, work, build)
         # Remove an older result of the same step: keep the cache from growing with every pin change.
-        for old in self.root.glob(f"{name}-*"):
-            if re.fullmatch(re.escape(name) + r"-[0-9a-f]{16}", old.name) and old.is_dir() and old.name not in self.keep:
-                shutil.rmtree(old, ignore_errors=True)
+        for old in stale_results(self.root, self.keep, step=name):
+            shutil.rmtree(old, ignore_errors=True)
         work.rename(final)
         return final
 

@@ -185,15 +185,16 @@ def check_site_in_browser(built: "site.Built", shots: Path) -> dict:
             pictures = sum(1 for c in nbformat.read(str(chapter.executed), as_version=4).cells if c.cell_type == "code"
                            for o in c.outputs if "image/png" in o.get("data", {}))
             assert sum(1 for i in page.images if "/_images/" in i["src"]) == pictures, f"{name}: every picture is shown"
+        # the screenshots come before the search, whose terms Sphinx would then highlight on every page
+        chapter_page = next(c.page for c in published.values() if c.state == chapters.VERIFIED)
+        for label, page in (("home", "index.html"), ("chapter", chapter_page), ("coverage", "coverage.html")):
+            browser.visit(url + page)
+            browser.screenshot(shots / f"{label}.png")
         # search, across pages: Sphinx's index, loaded by the browser from the site itself
         browser.visit(url + "search.html?q=kube-proxy", settle=0.5)
         found = browser.wait_for("const r = [...document.querySelectorAll('#search-results a')].map(a => a.href);"
                                  "return r.length ? r : null;")
         assert found and len({urldefrag(h)[0] for h in found}) >= 2, f"search for kube-proxy found {found}"
-        chapter_page = next(c.page for c in published.values() if c.state == chapters.VERIFIED)
-        for label, page in (("home", "index.html"), ("chapter", chapter_page), ("coverage", "coverage.html")):
-            browser.visit(url + page)
-            browser.screenshot(shots / f"{label}.png")
     return {"pages": len(pages), "search_results": len(found)}
 
 

@@ -232,16 +232,17 @@ def run(nb: Notebook, parameters: dict | None = None, *, cluster=None, config: s
         env.update(KUBELAB_CONFIG=str(cluster.config_file), KUBELAB_CLUSTER_NAME=cluster.name)
     print(f"kubelab: running {nb.name} on {cluster.name} in namespace {namespace} "
           f"(budget {nb.budget_seconds:.0f} s; output: {output})", flush=True)
+    from . import images, ledger, provenance
+    commit = provenance.commit()   # what runs: the checkout as the run starts
     started = time.monotonic()
     try:
         ended = execute(nb, output, parameters, env)
     finally:
         close_run(Lab(cluster, namespace), namespace)
     seconds = time.monotonic() - started
-    from . import images, ledger, provenance
     result = RunResult(nb.name, ended.status, seconds, output, write_html(output), ended.message,
                        Lab(cluster, namespace).server_version(), cluster.name, ledger.read(ledger_file),
-                       budget_seconds=nb.budget_seconds, images=images.mode_of(cluster), commit=provenance.commit())
+                       budget_seconds=nb.budget_seconds, images=images.mode_of(cluster), commit=commit)
     ledger_file.unlink(missing_ok=True)
     if output.exists():
         import nbformat

@@ -80,7 +80,8 @@ def test_a_chapter_page_marks_the_cells_that_prove_and_the_questions_it_asks(tmp
     record = run_record(STORAGE, tmp_path, checks=[
         {"what": "emptyDir in memory", "proves": ["C-VOL-1"], "passed": True, "cell": 3},
         {"what": "no proof named", "proves": [], "passed": True, "cell": 4}])
-    nb = chapters.prepare(chapters.Chapter(STORAGE, "Storage", True, tmp_path / f"{STORAGE}.ipynb", record))
+    chapter = chapters.Chapter(STORAGE, "Storage", True, tmp_path / f"{STORAGE}.ipynb", record)
+    nb = chapters.prepare(chapter, chapters.read(chapter))
     title = nb.cells[0].source
     assert title.startswith("# ") and 'class="kubelab-verification verified"' in title.split("\n\n")[1]
     anchors = [(i, c.source) for i, c in enumerate(nb.cells) if "kubelab-proves" in c.source]

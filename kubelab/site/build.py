@@ -75,7 +75,7 @@ def build(out: Path | None = None, dest: Path | None = None, echo=print) -> Buil
         write_sources(src, chapters, ledger, spec)
         staging = dest.with_name(f".{dest.name}.new")
         shutil.rmtree(staging, ignore_errors=True)
-        render(src, staging, Path(tmp) / "doctrees")
+        render(src, staging, Path(tmp) / "doctrees", echo)
     shutil.rmtree(dest, ignore_errors=True)
     staging.rename(dest)
     files = [p for p in dest.rglob("*") if p.is_file()]
@@ -93,16 +93,16 @@ def write_sources(src: Path, chapters: list[Chapter], ledger, spec) -> None:
     asked = {}
     for chapter in chapters:
         if chapter.page:
-            nb = chapters_module.prepare(chapter)
-            nbformat.write(nb, str(src / f"{chapter.name}.ipynb"))
-            asked[chapter.name] = questions.in_notebook(nbformat.read(str(chapter.executed), as_version=4))
+            executed = chapters_module.read(chapter)
+            asked[chapter.name] = questions.in_notebook(executed)   # before prepare() marks it
+            nbformat.write(chapters_module.prepare(chapter, executed), str(src / f"{chapter.name}.ipynb"))
     built_at = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     (src / "index.md").write_text(pages.home(chapters, ledger, built_at), encoding="utf-8")
     (src / "questions.md").write_text(pages.questions(chapters, asked, ledger, spec), encoding="utf-8")
     (src / "coverage.md").write_text(pages.coverage(chapters, ledger, spec), encoding="utf-8")
 
 
-def render(src: Path, dest: Path, doctrees: Path) -> None:
+def render(src: Path, dest: Path, doctrees: Path, echo=print) -> None:
     """Sphinx, in its own process (its state is global), quiet unless something is wrong."""
     done = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-d", str(doctrees), str(src), str(dest)],
                           capture_output=True, text=True)
@@ -110,4 +110,4 @@ def render(src: Path, dest: Path, doctrees: Path) -> None:
         raise KubelabError(f"Sphinx could not build the site (exit {done.returncode}):\n{done.stderr.strip()[-2000:]}",
                            "if a notebook's markdown is at fault, the message names it; fix it and run again")
     for line in done.stderr.splitlines():
-        print(f"site: sphinx: {line}")
+        echo(f"site: sphinx: {line}")

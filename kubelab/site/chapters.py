@@ -11,7 +11,6 @@ Nothing in the notebook's outputs is changed. Three kinds of markdown cell are a
 """
 
 import html
-import json
 from datetime import datetime
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,12 +55,11 @@ class Chapter:
 
 def load(name: str, title: str, written: bool, out: Path) -> Chapter:
     """The chapter as the last run left it in `out` (a notebook not written has no run)."""
-    executed = out / f"{name}.ipynb"
-    record = out / f"{name}.run.json"
     if not written:
         return Chapter(name, title, False, None, None)
-    return Chapter(name, title, True, executed if executed.exists() else None,
-                   json.loads(record.read_text(encoding="utf-8")) if record.exists() else None)
+    from ..notebooks import last_run
+    executed = out / f"{name}.ipynb"
+    return Chapter(name, title, True, executed if executed.exists() else None, last_run(name, out))
 
 
 def verification(chapter: Chapter) -> str:
@@ -93,9 +91,14 @@ def finished(record: dict) -> str:
         return record.get("finished") or "an unknown date"
 
 
-def prepare(chapter: Chapter) -> nbformat.NotebookNode:
-    """The page's notebook: the executed one, with the verification line and the anchors."""
-    nb = nbformat.read(str(chapter.executed), as_version=4)
+def read(chapter: Chapter) -> nbformat.NotebookNode:
+    """The notebook as its run left it (out/<name>.ipynb)."""
+    return nbformat.read(str(chapter.executed), as_version=4)
+
+
+def prepare(chapter: Chapter, nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The page's notebook: `nb`, the chapter's executed notebook (`read(chapter)`), marked in place
+    with the verification line and the anchors, and returned."""
     proving = chapter.proving_cells()
     cells = []
     for cell in nb.cells:

@@ -95,6 +95,18 @@ def install(cluster, name: str, timeout: float = 240) -> Addon:
     return addon
 
 
+def refuse_unless_node_ports_answer(cluster, ports: list[int]) -> None:
+    """Raise (KubelabError) unless every node takes a TCP connection on each port."""
+    import socket
+    for node in json.loads(cluster.kubectl("get", "nodes", "-o", "json", timeout=20))["items"]:
+        address = next((a["address"] for a in node["status"].get("addresses", []) if a["type"] == "InternalIP"), None)
+        for port in ports:
+            try:
+                socket.create_connection((address, port), timeout=2).close()
+            except OSError as e:
+                raise KubelabError(f"node {node['metadata']['name']} ({address}) port {port}: {e}") from None
+
+
 def wait_for_earlier_removal(cluster, manifest: str, timeout: float) -> None:
     """An uninstall does not wait for its objects to go. Applying over objects still being deleted
     would be refused (a terminating CRD takes no new objects) or lost when the deletion
@@ -175,10 +187,14 @@ def load_images(cluster, addon: Addon) -> None:
 
 
 def wait_until_serving(cluster, addon: Addon, timeout: float) -> None:
-    """Until its APIService (if any) is Available and its ready command (a kubectl command) answers."""
+    """Until its APIService (if any) is Available, its ready command (a kubectl command) answers,
+    and each of its `ready_node_ports` takes connections from this machine on every node: a Pod
+    that serves is not yet a NodePort that does (each node's kube-proxy writes its rules a moment
+    later), and clients of those add-ons come in through the node ports."""
     progress = Progress(f"add-on {addon.name} to serve")
     deadline = time.monotonic() + timeout
     apiservice, command = addon.spec.get("apiservice"), addon.spec.get("ready_command")
+    node_ports = addon.spec.get("ready_node_ports", [])
     last = ""
     while True:
         try:
@@ -189,6 +205,8 @@ def wait_until_serving(cluster, addon: Addon, timeout: float) -> None:
                     raise KubelabError(f"APIService {apiservice}: {available.get('reason', 'not yet Available')}")
             if command:
                 cluster.kubectl(*command, timeout=20)
+            if node_ports:
+                refuse_unless_node_ports_answer(cluster, node_ports)
             progress.done("serving")
             return
         except KubelabError as e:

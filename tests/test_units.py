@@ -455,3 +455,22 @@ def test_a_started_timeline_can_be_used_as_a_with_block():
     with timeline:
         timeline.wait_until(lambda n: n >= 3, "three samples", timeout=5)
     assert [value for _, value in timeline.samples][:4] == [0, 1, 2, 3]
+
+
+def test_an_addon_serves_only_once_its_node_ports_take_connections_on_every_node():
+    import socket
+
+    from kubelab.addons import refuse_unless_node_ports_answer
+
+    class Nodes:   # the node list as the API gives it: names and InternalIPs
+        def kubectl(self, *args, timeout=None):
+            return json.dumps({"items": [{"metadata": {"name": "n1"},
+                                          "status": {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}]}}]})
+
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        refuse_unless_node_ports_answer(Nodes(), [port])
+    with pytest.raises(KubelabError, match=rf"node n1 \(127.0.0.1\) port {port}"):
+        refuse_unless_node_ports_answer(Nodes(), [port])   # closed now: refused

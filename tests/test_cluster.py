@@ -70,6 +70,12 @@ def fetch(cluster, ns, pod, url: str, check: bool = True):
     return shell(cluster, ns, pod, f"timeout 5 wget -q -O- {url}", check=check)
 
 
+def service_routes(cluster, ns, pod, url: str) -> None:
+    """Wait until a Service answers `pod`: a ready backend is not yet a rule on the client's node
+    (its kube-proxy writes it a moment later; until then the ClusterIP refuses connections)."""
+    wait_for(f"{url} to answer {pod}", lambda: fetch(cluster, ns, pod, url, check=False).returncode == 0, timeout=30)
+
+
 def test_nodes_ready_in_two_zones_and_system_pods_running(cluster):
     status = cluster.node_status()
     assert len(status) == 3 and all(status.values()), status
@@ -104,6 +110,7 @@ def test_cluster_ip_reaches_every_pod_through_kube_proxy(cluster, namespace):
     apply(cluster, namespace, server("web", replicas=2) + "---" + SERVICE + "---" + client("client"))
     backends = {p["metadata"]["name"] for p in ready_pods(cluster, namespace, "server=web", 2)}
     ready_pods(cluster, namespace, "role=client", 1)
+    service_routes(cluster, namespace, "client", "http://web/hostname")
     seen = set()
     deadline = time.monotonic() + 60
     while seen != backends and time.monotonic() < deadline:
@@ -148,6 +155,7 @@ def test_default_deny_network_policy_blocks_traffic_that_flowed(cluster, namespa
     apply(cluster, namespace, server("web", zone="zone-b") + "---" + SERVICE + "---" + client("client", zone="zone-a"))
     ready_pods(cluster, namespace, "server=web", 1)
     ready_pods(cluster, namespace, "role=client", 1)
+    service_routes(cluster, namespace, "client", "http://web/hostname")
     assert fetch(cluster, namespace, "client", "http://web/hostname").returncode == 0
     apply(cluster, namespace, DENY_ALL_INGRESS)
     wait_for("the default-deny policy to block the client",

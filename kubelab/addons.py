@@ -98,8 +98,13 @@ def install(cluster, name: str, timeout: float = 240) -> Addon:
 def refuse_unless_node_ports_answer(cluster, ports: list[int]) -> None:
     """Raise (KubelabError) unless every node takes a TCP connection on each port."""
     import socket
+
+    from .node import internal_ips
     for node in json.loads(cluster.kubectl("get", "nodes", "-o", "json", timeout=20))["items"]:
-        address = next((a["address"] for a in node["status"].get("addresses", []) if a["type"] == "InternalIP"), None)
+        addresses = internal_ips(node)
+        if not addresses:   # (a None host would be this machine's own loopback)
+            raise KubelabError(f"node {node['metadata']['name']} reports no InternalIP yet")
+        address = addresses[0]
         for port in ports:
             try:
                 socket.create_connection((address, port), timeout=2).close()

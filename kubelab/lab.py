@@ -266,10 +266,11 @@ class Lab:
         node = self.get("v1/Node", node_name) or self.get("v1/Node", f"{getattr(self.cluster, 'name', '')}-{node_name}")
         if node is None:
             raise KubelabError(f"no node called {node_name!r}", "lab.nodes() lists them")
-        for address in (node.get("status") or {}).get("addresses") or []:
-            if address.get("type") == "InternalIP":
-                return address["address"]
-        raise KubelabError(f"node {node['metadata']['name']} reports no InternalIP", "see its status.addresses")
+        from .node import internal_ips
+        addresses = internal_ips(node)
+        if not addresses:
+            raise KubelabError(f"node {node['metadata']['name']} reports no InternalIP", "see its status.addresses")
+        return addresses[0]
 
     def server_version(self) -> str:
         from kubernetes import client

@@ -69,6 +69,11 @@ ON_NODE = {"stopped-units.txt": "stopped services", "kubelet-config.yaml": "kube
            "static-pods.txt": "static pods"}
 
 
+def internal_ips(node: dict) -> list[str]:
+    """The InternalIP addresses a Node object (as the API gives it) reports in status.addresses."""
+    return [a["address"] for a in (node.get("status") or {}).get("addresses") or [] if a.get("type") == "InternalIP"]
+
+
 class Node:
     """One node of a cluster, by its full name (e.g. kubelab-default-worker).
 

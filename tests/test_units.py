@@ -474,3 +474,10 @@ def test_an_addon_serves_only_once_its_node_ports_take_connections_on_every_node
         refuse_unless_node_ports_answer(Nodes(), [port])
     with pytest.raises(KubelabError, match=rf"node n1 \(127.0.0.1\) port {port}"):
         refuse_unless_node_ports_answer(Nodes(), [port])   # closed now: refused
+
+    class Unaddressed:   # a node not yet reporting its address is not probed on this machine's loopback
+        def kubectl(self, *args, timeout=None):
+            return json.dumps({"items": [{"metadata": {"name": "n2"}, "status": {}}]})
+
+    with pytest.raises(KubelabError, match="node n2 reports no InternalIP"):
+        refuse_unless_node_ports_answer(Unaddressed(), [port])

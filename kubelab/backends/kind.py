@@ -353,8 +353,8 @@ class KindCluster(ClusterBackend):
 
     def moved_nodes(self, nodes: list[dict] | None = None) -> list[str]:
         """Nodes whose registered InternalIP is no longer their container's address."""
-        registered = {n["metadata"]["name"]: {a["address"] for a in n["status"].get("addresses", []) if a["type"] == "InternalIP"}
-                      for n in (self.nodes() if nodes is None else nodes)}
+        from ..node import internal_ips
+        registered = {n["metadata"]["name"]: set(internal_ips(n)) for n in (self.nodes() if nodes is None else nodes)}
         out = run(["docker", "inspect", "-f", "{{.Name}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", *registered],
                   "reading the node containers' addresses")
         actual = {name.lstrip("/"): set(addresses) for name, *addresses in (line.split() for line in out.splitlines())}

@@ -41,15 +41,15 @@ def home(chapters: list[Chapter], ledger: coverage_module.Coverage, built_at: st
     rows = []
     for chapter in chapters:
         record = chapter.record or {}
-        ran = bool(record) and chapter.executed is not None
+        # a run's facts: version, images, finish time, commit, checks passed (none without a page)
+        facts = [html.escape(record.get("version", "")), html.escape(record.get("images", "")),
+                 finished(record).removesuffix(" UTC"), html.escape(record.get("commit") or ""),
+                 str(record.get("checks_passed", ""))] if record and chapter.executed else [""] * 5
         own = ledger.totals(chapter.name)
         rows.append((None, [
             f'{chapter_link(chapter)}<br><span class="kubelab-title">{html.escape(chapter.title)}</span>',
             f'<span class="kubelab-state {chapter.state.replace(" ", "-")}">{chapter.state}</span>',
-            html.escape(record.get("version", "")) if ran else "", html.escape(record.get("images", "")) if ran else "",
-            finished(record).removesuffix(" UTC") if ran else "", html.escape(record.get("commit") or "") if ran else "",
-            str(record.get("checks_passed", "")) if ran else "",
-            f"{own[coverage_module.PROVEN]} / {own['total']}",
+            *facts, f"{own[coverage_module.PROVEN]} / {own['total']}",
         ]))
     published = [c.name for c in chapters if c.page]
     return "\n".join([

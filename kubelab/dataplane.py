@@ -135,6 +135,12 @@ def read(node, namespace: str, service: str) -> dict[str, Path]:
     return parse(node.sh("iptables-save -t nat"), namespace, service)
 
 
+def path(node, namespace: str, service: str, port: str = "") -> Path:
+    """One port's path on `node` (`port`: the Service port's name, "" if unnamed); an empty Path
+    (no chain, no endpoints) while kube-proxy has written none for it."""
+    return read(node, namespace, service).get(port, Path(port))
+
+
 def plot(path: Path, title: str, ax=None):
     """The path as a picture: entry addresses -> the service chain -> endpoint chains -> pod
     addresses, each endpoint arrow labelled with its share of new connections."""

@@ -41,3 +41,13 @@ def test_a_node_local_path_and_a_service_without_rules():
     assert local.chain == "KUBE-SVL-BBB" and local.addresses == ["10.244.1.9:80"]
     assert dataplane.parse(SAVED, "lab", "external-name") == {}
     assert dataplane.parse(SAVED, "other", "web") == {}
+
+
+def test_one_ports_path_on_a_node_is_empty_until_kube_proxy_writes_it():
+    class Saved:   # a node whose iptables-save gives SAVED
+        def sh(self, command):
+            return SAVED
+    assert dataplane.path(Saved(), "lab", "web", "http").addresses == ["10.244.1.5:8080", "10.244.1.6:8080", "10.244.2.7:8080"]
+    assert dataplane.path(Saved(), "lab", "local").chain == "KUBE-SVL-BBB"
+    missing = dataplane.path(Saved(), "lab", "late", "http")
+    assert (missing.port, missing.chain, missing.endpoints, missing.external_ips) == ("http", "", [], [])

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 KUBELAB := $(BIN)/kubelab
 
-.PHONY: demo test unit lab site host browser venv up down doctor images bench gc clean
+.PHONY: demo test unit lab site host browser venv up down doctor images prepare bench gc clean
 
 ## demo: prepare the host, bring up the default cluster, show it, run the tour notebook on it and
 ## build the website from that run (out/site/index.html)
@@ -13,11 +13,13 @@ demo: host venv up
 	$(KUBELAB) run 00
 	$(KUBELAB) site
 
-## test: prepare the host, bring up the default cluster, run every test and every notebook (each
-## executed once: quiet ones side by side; their stable outputs compared with nbval's rules), then
-## print the notebooks' table and the coverage totals; then build the website from those runs and
-## check it in headless Chromium
+## test: prepare the host, bring up the default cluster, build everything the notebooks and tests
+## declare they need (node images, add-ons), then run every test and every notebook (each executed
+## once: quiet ones side by side; their stable outputs compared with nbval's rules), then print the
+## notebooks' table and the coverage totals; then build the website from those runs and check it
+## in headless Chromium
 test: host browser venv up
+	$(KUBELAB) prepare --tests
 	cd clusters/offline/shim && go test ./...
 	cd clusters/offline/go && go test ./cmd/...
 	$(BIN)/pytest tests
@@ -63,6 +65,10 @@ gc: venv
 
 images: venv
 	$(KUBELAB) images build
+
+## prepare: build everything the notebooks and the tests will need (what `make test` builds first)
+prepare: venv
+	$(KUBELAB) prepare --tests
 
 ## bench: build and cluster figures for the offline path (see scripts/benchmark.py)
 bench: host venv

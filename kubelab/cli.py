@@ -4,6 +4,7 @@
     kubelab down [--config default]
     kubelab doctor
     kubelab images build [--kubernetes v1.36] [--force-node] [--list]
+    kubelab prepare [NN ...] [--tests]
     kubelab run NOTEBOOK [-p KEY VALUE]...
     kubelab test
     kubelab list
@@ -56,6 +57,16 @@ def cmd_images_build(args) -> int:
     return 0
 
 
+def cmd_prepare(args) -> int:
+    from . import notebooks, prepare
+    from .host import require_docker
+    chosen = [notebooks.find(name) for name in args.notebooks] if args.notebooks else notebooks.discover()
+    needs = prepare.of_notebooks(chosen) | (prepare.of_tests() if args.tests else prepare.Needs())
+    require_docker()
+    prepare.build(needs, images=args.images)
+    return 0
+
+
 def report(result) -> None:
     line = f"{result.notebook}: {result.status} in {result.seconds:.0f} s, {result.checks_passed} checks passed"
     print(line + (f" ({result.message})" if result.message else ""))
@@ -87,6 +98,8 @@ def cmd_run(args) -> int:
 def cmd_test(args) -> int:
     from . import notebooks, schedule
     chosen = [notebooks.find(name) for name in args.notebooks] if args.notebooks else notebooks.discover()
+    from . import prepare
+    prepare.build(prepare.of_notebooks(chosen))   # once, before any notebook's budget starts
     outcomes = schedule.run_all(chosen, keep_clusters=args.keep_clusters or None)
     print(schedule.table(outcomes))
     bad = [o for o in outcomes if o.status not in ("passed", "not-run") or o.stable_differences]
@@ -105,7 +118,10 @@ def cmd_list(args) -> int:
         needs = ", ".join(f"{k}={v}" for k, v in nb.requires.items()) or "-"
         print(f"{nb.name}\n  sections: {', '.join(map(str, nb.sections)) or '-'} ({len(nb.answers)} claims and questions)"
               f"\n  cluster: {nb.cluster}{', disturbs nodes' if nb.disturbs else ''}; budget {nb.budget_seconds:.0f} s"
-              f"\n  requires: {needs}\n  last: {last}")
+              f"\n  requires: {needs}"
+              + (f"\n  add-ons: {', '.join(nb.addons)}" if nb.addons else "")
+              + (f"\n  extra clusters: {', '.join(nb.extra_clusters)}" if nb.extra_clusters else "")
+              + f"\n  last: {last}")
     print(f"all notebooks, each using its whole budget: {schedule.projected_seconds(found) / 60:.1f} min")
     return 0
 
@@ -169,6 +185,13 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--kubernetes", metavar="VERSION",
                        help="another Kubernetes minor the pins declare (e.g. v1.36); default: the pinned one")
     build.set_defaults(func=cmd_images_build)
+
+    prep = sub.add_parser("prepare", help="build everything notebooks (and with --tests, the tests) will need: node images, add-ons")
+    prep.add_argument("notebooks", nargs="*", help="only what these need (names or numbers; default: every notebook)")
+    prep.add_argument("--tests", action="store_true", help="also what the test suite brings up and installs (tests/needs.toml)")
+    prep.add_argument("--images", choices=["auto", "stock", "offline"],
+                      help="stock kind images, or kubelab's offline build (default: auto-detect; env KUBELAB_IMAGES)")
+    prep.set_defaults(func=cmd_prepare)
 
     run = sub.add_parser("run", help="execute one notebook on the cluster (papermill); writes it and an HTML copy to out/")
     run.add_argument("notebook", help="its name or number (e.g. 00)")

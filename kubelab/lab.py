@@ -381,9 +381,16 @@ class Lab:
 
     def addon(self, name: str, timeout: float = 240):
         """Install an add-on (clusters/addons/<name>) on this cluster if needed; return once it
-        serves. It stays with the cluster, not the run (see kubelab.addons)."""
+        serves. It stays with the cluster, not the run (see kubelab.addons). Under `kubelab run`
+        the notebook must declare it (metadata.kubelab.addons: it is built before the run), and
+        the installation's progress goes to the run's log: the notebook shows one line."""
         from .addons import install
-        return install(self.cluster, name, timeout)
+        from .progress import to_run_log
+        refuse_undeclared("addons", name, "lab.addon")
+        with to_run_log():
+            addon = install(self.cluster, name, timeout)
+        print(f"add-on {name}: ready")
+        return addon
 
     def sample_in_background(self, description: str, observe: Callable[[], Any], interval: float = 2.0):
         """Observe every `interval` seconds in the background while the notebook goes on; read it
@@ -444,6 +451,18 @@ def connect(notebook: str | None = None, config: str | None = None, namespace: s
     return lab
 
 
+def refuse_undeclared(field: str, name: str, call: str) -> None:
+    """Under `kubelab run`, a notebook uses only the add-ons and extra clusters its metadata declares:
+    the run built them before it started (KUBELAB_DECLARED_<FIELD>, comma-separated)."""
+    declared = os.environ.get(f"KUBELAB_DECLARED_{field.upper()}")
+    if declared is None:
+        return   # not under `kubelab run` (JupyterLab, a script): anything may be built on the spot
+    if name not in declared.split(","):
+        raise KubelabError(f"{call}({name!r}): the notebook does not declare it in metadata.kubelab.{field} "
+                           f"(declared: {declared or 'none'})",
+                           f'add "{name}" to metadata.kubelab.{field}, so that it is built before the run starts')
+
+
 @contextmanager
 def extra_cluster(config: str, notebook: str | None = None):
     """A lab on a second kubelab cluster (clusters/<config>.yaml) for the length of a with-block,
@@ -456,8 +475,12 @@ def extra_cluster(config: str, notebook: str | None = None):
     cluster deleted again if this block created it (KUBELAB_KEEP_CLUSTERS=1 keeps it), even when
     the block fails."""
     from .cluster import KindCluster
+    refuse_undeclared("extra_clusters", config, "kubelab.extra_cluster")
     created = not KindCluster(config).exists()
-    lab = connect(notebook=notebook, config=config)
+    from .progress import to_run_log
+    with to_run_log():   # its creation's lines go to the run's log; the notebook shows one line
+        lab = connect(notebook=notebook, config=config)
+    print(f"cluster {lab.cluster.name}: {'created' if created else 'reused'}")
     try:
         yield lab
     finally:

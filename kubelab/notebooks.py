@@ -4,6 +4,8 @@ A notebook declares itself in its metadata (`metadata.kubelab`):
 
     {"title": "...", "sections": [1, 2],          # the spec's sections it answers (kubelab/data/spec.json)
      "cluster": "default",                         # the cluster config it needs (clusters/<name>.yaml)
+     "extra_clusters": ["dualstack"],              # configs it brings up beside it (kubelab.extra_cluster)
+     "addons": ["traefik"],                        # the add-ons it installs (lab.addon): built before it runs
      "disturbs": true,                             # stops, reconfigures, taints or cordons nodes
      "budget_seconds": 600,                        # its time budget; also every cell's timeout
      "not_demonstrable": {"C-CCM-1": "why"},       # IDs it cannot show, with the reason
@@ -20,7 +22,10 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -68,6 +73,16 @@ class Notebook:
     @property
     def not_demonstrable(self) -> dict[str, str]:
         return dict(self.meta.get("not_demonstrable", {}))
+
+    @property
+    def addons(self) -> list[str]:
+        """The add-ons it installs (`lab.addon(...)`): built before it runs, the only ones it may install."""
+        return list(self.meta.get("addons", []))
+
+    @property
+    def extra_clusters(self) -> list[str]:
+        """Configs of the clusters it brings up beside its own (`kubelab.extra_cluster(...)`)."""
+        return list(self.meta.get("extra_clusters", []))
 
     @property
     def requires(self) -> dict:
@@ -189,8 +204,8 @@ def execute(nb: Notebook, output: Path, parameters: dict | None = None, env: dic
         # The kernel is interrupted at the deadline; its KeyboardInterrupt is what comes back.
         # (A Ctrl-C of kubelab itself stops papermill here instead, with KeyboardInterrupt.)
         if e.ename in (TIMEOUT_ERROR, "KeyboardInterrupt"):
-            waiting = status_file.read_text().strip() if status_file.exists() else ""
-            doing = f"waiting for {waiting}" if waiting else f"running `{_first_line(e.source)}`"
+            from .progress import describe_status
+            doing = describe_status(status_file.read_text() if status_file.exists() else "", _first_line(e.source))
             return Execution("timeout", f"{nb.name}: cell {e.exec_count} ran past the budget of {budget:.0f} s, "
                              f"{doing}", e.exec_count)
         return Execution("failed", f"{nb.name}: cell {e.exec_count}: {e.ename}: {e.evalue}", e.exec_count)
@@ -216,15 +231,23 @@ def run(nb: Notebook, parameters: dict | None = None, *, cluster=None, config: s
     from .cluster import ExistingCluster, KindCluster
     from .lab import Lab, close_run, new_namespace_name
 
+    from . import prepare
     if cluster is None:
         cluster = KindCluster(config or nb.cluster, name=cluster_name)
+        # Before its budget starts: whatever the notebook declares it will bring up or install.
+        prepare.build(prepare.of_notebooks([nb]) | prepare.of_configs({config or nb.cluster}), images=cluster.choice.mode)
         if not cluster.healthy():
             cluster.up()
+    else:
+        prepare.build(prepare.Needs(addons=prepare.with_requirements(nb.addons)), images="stock")
     namespace = new_namespace_name(nb.name)
     output = out_dir() / f"{nb.name}.ipynb"
     ledger_file = out_dir() / f".{nb.name}.ledger.jsonl"
     ledger_file.unlink(missing_ok=True)
-    env = {"KUBELAB_NAMESPACE": namespace, "KUBELAB_LEDGER": str(ledger_file)}
+    run_log = out_dir() / f".{nb.name}.run.log"
+    run_log.write_text("")
+    env = {"KUBELAB_NAMESPACE": namespace, "KUBELAB_LEDGER": str(ledger_file), "KUBELAB_RUN_LOG": str(run_log),
+           "KUBELAB_DECLARED_ADDONS": ",".join(nb.addons), "KUBELAB_DECLARED_EXTRA_CLUSTERS": ",".join(nb.extra_clusters)}
     if isinstance(cluster, ExistingCluster):
         env.update(KUBELAB_EXISTING_CLUSTER="1", KUBELAB_KUBECONFIG=str(cluster.kubeconfig),
                    KUBELAB_CONTEXT=cluster.context or "")
@@ -236,8 +259,10 @@ def run(nb: Notebook, parameters: dict | None = None, *, cluster=None, config: s
     commit = provenance.commit()   # what runs: the checkout as the run starts
     started = time.monotonic()
     try:
-        ended = execute(nb, output, parameters, env)
+        with following(run_log, lambda line: print(f"  [log] {line}", flush=True)):
+            ended = execute(nb, output, parameters, env)
     finally:
+        run_log.unlink(missing_ok=True)
         close_run(Lab(cluster, namespace), namespace)
     seconds = time.monotonic() - started
     result = RunResult(nb.name, ended.status, seconds, output, write_html(output), ended.message,
@@ -253,6 +278,37 @@ def run(nb: Notebook, parameters: dict | None = None, *, cluster=None, config: s
     (out_dir() / f"{nb.name}.run.json").write_text(json.dumps(result.record(), indent=1, ensure_ascii=False))
     remember(result)
     return result
+
+
+@contextmanager
+def following(path: Path, emit: Callable[[str], None], every: float = 0.5):
+    """While inside, every line appended to `path` goes to `emit` (the notebook's kernel writes
+    there what belongs in the run's log and not in the notebook: see progress.to_run_log)."""
+    stop = threading.Event()
+    path.touch()
+
+    def follow() -> None:
+        with open(path, errors="replace") as f:
+            pending = ""
+            while True:
+                stopping = stop.is_set()
+                pending += f.read()
+                *lines, pending = pending.split("\n")
+                for line in lines:
+                    if line.strip():
+                        emit(line.rstrip())
+                if stopping:
+                    if pending.strip():
+                        emit(pending.rstrip())
+                    return
+                stop.wait(every)
+    thread = threading.Thread(target=follow, daemon=True, name="run-log")
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def show_cell_output_live() -> None:

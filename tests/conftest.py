@@ -51,8 +51,12 @@ def pytest_collection_finish(session):
     global NOTEBOOK_RUN
     if session.config.option.collectonly or not any(_runs_notebooks(item) for item in session.items):
         return
-    from kubelab import notebooks, schedule
-    NOTEBOOK_RUN = schedule.Run(notebooks.discover(), echo=_around_capture(session.config))
+    from kubelab import notebooks, prepare, schedule
+    echo = _around_capture(session.config)
+    # Everything the notebooks and tests will bring up or install, built before any of them starts
+    # (`make test` has done it already: then this only finds it cached).
+    prepare.build(prepare.of_notebooks(notebooks.discover()) | prepare.of_tests(), echo=echo)
+    NOTEBOOK_RUN = schedule.Run(notebooks.discover(), echo=echo)
 
 
 def _around_capture(config):

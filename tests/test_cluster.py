@@ -261,3 +261,34 @@ def test_no_pod_ever_failed_to_pull_an_image(cluster):
              if c.get("state", {}).get("waiting", {}).get("reason") in ("ErrImagePull", "ImagePullBackOff")
              and "kubelab-no-such-image" not in c.get("image", "")]
     assert stuck == []
+
+
+def unallocated_service_address(cluster) -> str:
+    """An IPv4 address inside the Service range that no Service holds (no IPAddress object)."""
+    import ipaddress
+    cidrs = json.loads(cluster.kubectl("get", "servicecidr", "kubernetes", "-o", "json"))["spec"]["cidrs"]
+    (v4,) = [ipaddress.ip_network(c) for c in cidrs if ipaddress.ip_network(c).version == 4]
+    taken = {item["metadata"]["name"] for item in json.loads(cluster.kubectl("get", "ipaddresses", "-o", "json"))["items"]}
+    return next(str(address) for address in reversed(list(v4.hosts())[-64:]) if str(address) not in taken)
+
+
+def test_nothing_a_cluster_sends_leaves_this_machine(cluster, namespace):
+    """A Pod's connection to a ClusterIP no rule claims is routed by its node to the host's default
+    gateway; kubelab's containment rule refuses it there instead of letting it out."""
+    from kubelab import containment
+    if cluster.choice.mode != "offline":
+        pytest.skip("the containment rule is set only for clusters with offline images; stock ones pull from registries")
+    before = containment.rules()
+    assert before and {r.subnet for r in before} == set(containment.subnets()), \
+        f"kubelab's rule is in place for every subnet of the kind network: {before}"
+    address = unallocated_service_address(cluster)
+    apply(cluster, namespace, client("prober"))
+    ready_pods(cluster, namespace, "role=client", 1)
+    started = time.monotonic()
+    result = shell(cluster, namespace, "prober", f"timeout 10 wget -q -O- http://{address}:80/", check=False)
+    seconds = time.monotonic() - started
+    after = {r.subnet: r.packets for r in containment.rules()}
+    assert result.returncode != 0 and "Connection refused" in result.stderr, (address, result.stderr)
+    assert seconds < 8, f"refused at once, not after a timeout ({seconds:.1f} s)"
+    (v4,) = [r for r in before if ":" not in r.subnet]
+    assert after[v4.subnet] > v4.packets, f"the refusal was the containment rule's: {v4.packets} -> {after[v4.subnet]} packets"

@@ -107,3 +107,73 @@ def test_a_kubelab_process_streams_its_lines_and_gives_its_exit_code():
     assert lines[0].startswith("usage: kubelab") and all(line.endswith("\n") for line in lines)
     assert schedule.kubelab_process(["no-such-command"], None, lines.append) == 2
     assert "invalid choice" in lines[-1]
+
+
+def test_a_timeout_after_a_finished_wait_names_that_wait_and_the_cell(tmp_path):
+    nb = notebook(tmp_path, "import time\nfrom kubelab.progress import Progress\n"
+                  "wait = Progress('the add-on to serve')\nwait.done('serving')\ntime.sleep(60)",
+                  meta={"budget_seconds": 4})
+    ended = notebooks.execute(nb, tmp_path / "out.ipynb")
+    assert ended.status == "timeout", ended
+    assert "running `import time` after its last wait ended: the add-on to serve (serving" in ended.message, ended.message
+
+
+def test_lines_sent_to_the_run_log_leave_the_notebook_and_become_the_status(tmp_path, monkeypatch):
+    from kubelab import progress
+    log, status = tmp_path / "run.log", tmp_path / "status"
+    monkeypatch.setenv("KUBELAB_RUN_LOG", str(log))
+    monkeypatch.setenv("KUBELAB_STATUS", str(status))
+    followed = []
+    with notebooks.following(log, followed.append, every=0.05):
+        with progress.to_run_log():
+            print("  traefik: 3m10s, 812 of 2495 packages compiled")
+            print("  traefik: done in 1000 s", flush=True)
+        print("add-on traefik: ready")
+    assert followed == ["  traefik: 3m10s, 812 of 2495 packages compiled", "  traefik: done in 1000 s"]
+    assert status.read_text() == "traefik: done in 1000 s"
+
+
+def test_a_notebook_may_install_only_the_addons_and_clusters_it_declares(monkeypatch):
+    from kubelab.errors import KubelabError
+    from kubelab.lab import refuse_undeclared
+    monkeypatch.delenv("KUBELAB_DECLARED_ADDONS", raising=False)
+    refuse_undeclared("addons", "traefik", "lab.addon")   # outside `kubelab run`: anything goes
+    monkeypatch.setenv("KUBELAB_DECLARED_ADDONS", "dnsutils")
+    refuse_undeclared("addons", "dnsutils", "lab.addon")
+    with pytest.raises(KubelabError, match=r"does not declare it in metadata.kubelab.addons \(declared: dnsutils\)"):
+        refuse_undeclared("addons", "traefik", "lab.addon")
+    monkeypatch.setenv("KUBELAB_DECLARED_EXTRA_CLUSTERS", "")
+    with pytest.raises(KubelabError, match="declared: none"):
+        refuse_undeclared("extra_clusters", "dualstack", "kubelab.extra_cluster")
+
+
+def test_what_a_run_needs_is_known_from_the_metadata_without_executing(tmp_path):
+    from kubelab import prepare
+    nb = notebook(tmp_path, "x = 1", meta={"cluster": "default", "extra_clusters": ["dualstack"], "addons": ["traefik"]})
+    needs = prepare.of_notebooks([nb])
+    assert needs.configs == {"default", "dualstack"}
+    assert needs.addons == {"traefik", "gateway-api"}, "an add-on brings the ones it requires"
+    assert prepare.of_tests().configs >= {"default", "solo"}
+
+
+def test_every_addon_and_extra_cluster_a_notebook_calls_is_declared():
+    import json
+    import re
+    for nb in notebooks.discover():
+        source = "\n".join("".join(c["source"]) for c in json.loads(nb.path.read_text())["cells"] if c["cell_type"] == "code")
+        assert set(re.findall(r"\.addon\(\s*\"([^\"]+)\"", source)) <= set(nb.addons), nb.name
+        assert set(re.findall(r"extra_cluster\(\s*\"([^\"]+)\"", source)) <= set(nb.extra_clusters), nb.name
+        if "runimages.push(" in source:   # it installs the registry add-on
+            assert "registry" in nb.addons, nb.name
+
+
+def test_every_addon_and_cluster_a_test_uses_is_in_tests_needs():
+    import re
+    from pathlib import Path
+
+    from kubelab import prepare
+    needs = prepare.of_tests()
+    source = "\n".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
+    assert set(re.findall(r"lab\.addon\(\"([^\"]+)\"\)", source)) <= needs.addons
+    used = set(re.findall(r"KindCluster\(\"([^\"]+)\"", source))
+    assert used <= needs.configs, used - needs.configs

@@ -31,6 +31,16 @@ from .base import NODE_VERBS, ClusterBackend, run, say
 NAME_PREFIX = "kubelab-"
 
 
+def run_printing_lines(args) -> subprocess.CompletedProcess:
+    """Run a command and print each line of its output (stdout and stderr) through Python's own
+    sys.stdout, so that it goes wherever that is pointed (a run's log, see progress.to_run_log),
+    not straight to the process's file descriptors."""
+    process = subprocess.Popen([str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    for line in process.stdout:
+        print(line, end="", flush=True)
+    return subprocess.CompletedProcess(args, process.wait())
+
+
 def config_path(config: str) -> Path:
     """A cluster config's file: a name in clusters/ (e.g. "default") or a path to a .yaml file."""
     path = Path(config)
@@ -248,11 +258,20 @@ class KindCluster(ClusterBackend):
             problem = "" if recreate or stale else self.problem()
             if not recreate and not stale and not problem:
                 say(f"reusing cluster {self.name} (healthy, same config)")
+                self._contain()
                 return self
             say(f"recreating cluster {self.name} ({'asked to' if recreate else 'config or images changed' if stale else problem})")
             self.down()
         self.create(wait, keep_on_failure)
         return self
+
+    def _contain(self) -> None:
+        """With the offline images nothing may leave this machine (kubelab.containment); stock
+        images are pulled from registries, so such clusters are left alone."""
+        if self.choice.mode == "offline":
+            from .. import containment
+            subnets = containment.ensure()
+            say(f"traffic from the kind network ({', '.join(subnets)}) to anywhere else is refused (kubelab.containment)")
 
     def create(self, wait: float, keep_on_failure: bool = False) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -269,10 +288,11 @@ class KindCluster(ClusterBackend):
         say(f"creating cluster {self.name} from {self.config_file.relative_to(CLUSTERS.parent)} ...")
         started = time.monotonic()
         try:
-            result = subprocess.run([str(a) for a in args])
+            result = run_printing_lines(args)
             if result.returncode != 0:
                 raise KubelabError(f"kind could not create cluster {self.name} (exit {result.returncode}; its output is above)",
                                    "run 'kubelab doctor'; if a node image is stale, 'kubelab images build --force-node'")
+            self._contain()   # as soon as the nodes exist, before anything runs on them
             self.wait_ready(wait)
             for addon in self.config.get("addons") or []:
                 from ..addons import install

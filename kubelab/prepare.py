@@ -87,7 +87,8 @@ def build(needs: Needs, images: str | None = None, echo=print) -> dict[str, floa
     from .offline.build import addon_files, build as build_node_image, build_addon
     started = time.monotonic()
     timings: dict[str, float] = {}
-    echo(f"kubelab: preparing what the run needs: {needs.describe()}")
+    say, echo = echo, _QuietWhenCached(echo)
+    say(f"kubelab: preparing what the run needs: {needs.describe()}")
     offline_versions: set[str | None] = set()
     offline = False
     for config in sorted(needs.configs):
@@ -108,5 +109,19 @@ def build(needs: Needs, images: str | None = None, echo=print) -> dict[str, floa
             build_addon(addon, echo=echo)
         timings[f"add-on {addon}"] = time.monotonic() - part
     timings["total"] = time.monotonic() - started
-    echo(f"kubelab: prepared in {timings['total']:.0f} s")
+    say(f"kubelab: prepared in {timings['total']:.0f} s ({echo.cached} results found cached)")
     return timings
+
+
+class _QuietWhenCached:
+    """The build's lines, less the one per result found cached (a warm run would print dozens):
+    those are counted instead."""
+
+    def __init__(self, echo):
+        self.echo, self.cached = echo, 0
+
+    def __call__(self, line: str) -> None:
+        if line.rstrip().endswith(": cached") or ": cached (" in line:
+            self.cached += 1
+        elif not line.startswith("offline build for "):
+            self.echo(line)

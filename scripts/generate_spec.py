@@ -1,19 +1,23 @@
 #!/usr/bin/env python3
-"""Turn the spec (questions.md) into data: kubelab/data/spec.json.
+"""Turn the spec (questions.md) into data: kubelab/data/spec.json, and copy the seed beside it.
 
     python scripts/generate_spec.py                  # ../shared/seed/questions.md -> kubelab/data/spec.json
-    python scripts/generate_spec.py --check          # exit 1 if the committed spec.json is out of date
+                                                     # ../shared/seed/concepts-study-log.ja.md -> kubelab/data/seed.ja.md
+    python scripts/generate_spec.py --check          # exit 1 if the committed spec.json or seed.ja.md is out of date
     python scripts/generate_spec.py --spec PATH --seed PATH --out PATH
 
 questions.md lists, per section of the learner's study log (the seed), the claims a notebook must
 demonstrate (`- C-SLUG-n: ...`) and the learner's questions (`- **Q-SLUG-n**: ...`), and ends with
 a table assigning every section to one of 16 notebooks. This script is the only thing that reads
-../shared: kubelab and its tests read the JSON it writes (`kubelab.spec.load()`).
+../shared: kubelab and its tests read the JSON it writes (`kubelab.spec.load()`), and the tests
+read the seed's copy it writes next to it (`seed.ja.md`, byte for byte the learner's file, so its
+line numbers are the spec's `L…`) to check that every quote in the notebooks is the learner's words.
 
 Every question carries `quote_ja`, the learner's own Japanese words, so a notebook can show the
 question as it was asked. Two sources, in this order:
 
-1. `SEED_QUOTES` below: seed line ranges chosen by hand, copied verbatim from the seed. Sections
+1. `SEED_QUOTES` below: seed line ranges chosen by hand, copied verbatim from the seed, the lines
+   joined by " … " (a quote never runs two of the learner's lines into one sentence). Sections
    0-40 (the chapters written) are curated completely, because there the
    parenthetical in questions.md is often a fragment ("良くわからん") or missing altogether, and
    the seed has the whole sentence.
@@ -35,6 +39,12 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SPEC = REPO.parent / "shared" / "seed" / "questions.md"
 SEED_NAME = "concepts-study-log.ja.md"
 DEFAULT_OUT = REPO / "kubelab" / "data" / "spec.json"
+# The seed's copy, written next to --out: what the tests check the notebooks' quotes against.
+SEED_COPY = "seed.ja.md"
+# Between two seed lines in one quote: the mark of a gap, as where a notebook leaves words out.
+ELLIPSIS = " … "
+# How a notebook may mark a gap in a quote: the ellipsis character, or three dots.
+GAP = re.compile(r"…|\.\.\.")
 
 # The totals questions.md states in its header; anything else means the parser (or the spec) broke.
 EXPECTED = {"sections": 97, "claims": 428, "questions": 188, "notebooks": 16}
@@ -46,7 +56,7 @@ SHORT = 60
 
 @dataclass(frozen=True)
 class SeedQuote:
-    """Seed lines `first`..`last` (1-based, inclusive), each without its list marker, joined by a space.
+    """Seed lines `first`..`last` (1-based, inclusive), each without its list marker, joined by " … ".
 
     `starting_at` drops what comes before that text on the first line, and `ending_with` what
     comes after that text on the last: for a line where the learner wrote their note after the
@@ -238,7 +248,27 @@ def quote_from_seed(seed_lines: list[str], where: SeedQuote) -> str:
         if end < 0:
             raise SpecError(f"seed line L{last} does not contain {where.ending_with!r}")
         parts[-1] = parts[-1][: end + len(where.ending_with)]
-    return " ".join(part for part in parts if part)
+    return ELLIPSIS.join(part for part in parts if part)
+
+
+def missing_fragment(quote: str, seed_text: str) -> str | None:
+    """The first part of `quote` that is not the learner's words, or None if it all is.
+
+    A quote is the seed's text exactly, but for gaps marked with an ellipsis (`…` or `...`): each
+    fragment between them must be in one seed line (as `seed_line_text` cleans it; runs of white
+    space count as one space), and the fragments must come in the seed's order. So a quote may
+    leave words or lines out, but may not run two lines into one or put them in another order.
+    """
+    lines = "\n".join(" ".join(seed_line_text(line).split()) for line in seed_text.splitlines())
+    position = 0
+    for fragment in (" ".join(part.split()) for part in GAP.split(quote)):
+        if not fragment:
+            continue
+        found = lines.find(fragment, position)
+        if found < 0:
+            return fragment
+        position = found + len(fragment)
+    return None
 
 
 def parse_spec(text: str) -> tuple[list[dict], list[dict], list[dict]]:
@@ -390,9 +420,7 @@ def to_text(spec: dict) -> str:
 
 def not_in_seed(spec: dict, seed_text: str) -> list[str]:
     """Questions whose quote (from questions.md) is not word for word in the seed: candidates to curate."""
-    flat_seed = " ".join(seed_line_text(line) for line in seed_text.splitlines())
-    return [e["id"] for e in spec["ids"] if e["quote_ja"] and e["quote_ja"] not in flat_seed
-            and e["quote_ja"] not in seed_text]
+    return [e["id"] for e in spec["ids"] if e["quote_ja"] and missing_fragment(e["quote_ja"], seed_text)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -400,29 +428,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spec", type=Path, default=DEFAULT_SPEC, help=f"questions.md (default: {DEFAULT_SPEC})")
     parser.add_argument("--seed", type=Path, help=f"the seed (default: {SEED_NAME} next to the spec)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"where to write (default: {DEFAULT_OUT})")
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if --out differs from what would be written")
+    parser.add_argument("--check", action="store_true", help=f"write nothing; exit 1 if --out or the seed's copy next to it ({SEED_COPY}) differs from what would be written")
     args = parser.parse_args(argv)
     seed = args.seed or args.spec.with_name(SEED_NAME)
+    seed_copy = args.out.with_name(SEED_COPY)
     try:
-        spec = build(args.spec.read_text(encoding="utf-8"), seed.read_text(encoding="utf-8"), args.spec.name)
-    except (OSError, SpecError) as e:
+        seed_bytes = seed.read_bytes()
+        seed_text = seed_bytes.decode("utf-8")
+        spec = build(args.spec.read_text(encoding="utf-8"), seed_text, args.spec.name)
+    except (OSError, UnicodeDecodeError, SpecError) as e:
         print(f"generate_spec: {e}", file=sys.stderr)
         return 1
     text = to_text(spec)
     assert json.loads(text) == spec, "to_text must write exactly the spec"
     if args.check:
-        current = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
-        if current != text:
-            print(f"generate_spec: {args.out} is out of date: run scripts/generate_spec.py", file=sys.stderr)
+        stale = [str(path) for path, wanted in ((args.out, text.encode("utf-8")), (seed_copy, seed_bytes))
+                 if (path.read_bytes() if path.exists() else b"") != wanted]
+        if stale:
+            print(f"generate_spec: {' and '.join(stale)} out of date: run scripts/generate_spec.py", file=sys.stderr)
             return 1
-        print(f"{args.out} is up to date")
+        print(f"{args.out} and {seed_copy} are up to date")
         return 0
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
+    seed_copy.write_bytes(seed_bytes)
     questions = [e for e in spec["ids"] if e["kind"] == "question"]
     print(f"wrote {args.out}: {len(spec['sections'])} sections, {len(spec['ids']) - len(questions)} claims, "
           f"{len(questions)} questions ({sum(bool(e['quote_ja']) for e in questions)} with the learner's words)")
-    abridged = not_in_seed(spec, seed.read_text(encoding="utf-8"))
+    print(f"wrote {seed_copy}: the seed, {len(seed_text.splitlines())} lines")
+    abridged = not_in_seed(spec, seed_text)
     if abridged:
         print(f"note: {len(abridged)} quotes are not word for word in the seed (abridged in questions.md): "
               + ", ".join(abridged), file=sys.stderr)

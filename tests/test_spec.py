@@ -1,7 +1,8 @@
 """The spec as data (kubelab/data/spec.json), the coverage ledger, and what the notebooks owe the spec.
 
 None of these needs a cluster, and none reads ../shared: scripts/generate_spec.py is the only
-reader of questions.md, and its parsing is tested here on small inline texts.
+reader of questions.md, and its parsing is tested here on small inline texts. The learner's words
+are checked against the seed's copy it commits (kubelab/data/seed.ja.md).
 """
 
 import importlib.util
@@ -16,6 +17,7 @@ import pytest
 from kubelab import cli, coverage, notebooks, spec
 
 REPO = Path(__file__).resolve().parent.parent
+SEED = REPO / "kubelab" / "data" / "seed.ja.md"
 JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 ARCH = "01-cluster-architecture"
 
@@ -93,10 +95,21 @@ def test_the_generator_summarises_claims_and_questions_in_one_line():
 def test_the_generator_copies_the_learners_words_from_the_seed():
     gen = load_generator()
     seed = ["# title", "- 一行目の質問？", "  - 二行目", "  > doc text. 私のメモ。関係ない話"]
-    assert gen.quote_from_seed(seed, gen.SeedQuote(2, 3)) == "一行目の質問？ 二行目"
+    assert gen.quote_from_seed(seed, gen.SeedQuote(2, 3)) == "一行目の質問？ … 二行目"
     assert gen.quote_from_seed(seed, gen.SeedQuote(4, starting_at="私の", ending_with="メモ。")) == "私のメモ。"
     with pytest.raises(gen.SpecError):
         gen.quote_from_seed(seed, gen.SeedQuote(4, 9))
+
+
+def test_a_quote_is_the_seeds_words_in_the_seeds_order_with_its_gaps_marked():
+    gen = load_generator()
+    seed = "# title\n- 一行目の質問？ それから\n  - 二行目   の話\n  > doc text. 私のメモ。\n"
+    for quote in ("一行目の質問？ それから", "質問？", "二行目 の話", "一行目 … 二行目", "一行目...私のメモ。",
+                  "一行目の質問？ … 二行目 の話 … 私のメモ。"):
+        assert gen.missing_fragment(quote, seed) is None, quote
+    assert gen.missing_fragment("一行目の質問？ それから 二行目", seed) == "一行目の質問？ それから 二行目"  # two lines run into one
+    assert gen.missing_fragment("二行目 … 一行目", seed) == "一行目"                                    # reordered
+    assert gen.missing_fragment("一行目の質問 … 三行目", seed) == "三行目"
 
 
 def test_the_generator_refuses_a_spec_with_the_wrong_totals():
@@ -116,6 +129,16 @@ def test_the_committed_spec_json_is_what_the_generator_writes(the_spec):
     committed = (REPO / "kubelab" / "data" / "spec.json").read_text(encoding="utf-8")
     assert gen.to_text(json.loads(committed)) == committed   # the file is in the generator's own format
     assert spec.DATA.is_file()
+
+
+def test_the_curated_quotes_are_the_learners_words(the_spec):
+    """SEED_QUOTES copies seed lines, so each quote_ja it gives is in the committed seed."""
+    gen = load_generator()
+    seed = SEED.read_text(encoding="utf-8")
+    assert len(seed.splitlines()) >= max(q.last or q.first for q in gen.SEED_QUOTES.values())
+    wrong = {id_: fragment for id_ in gen.SEED_QUOTES
+             if (fragment := gen.missing_fragment(the_spec.by_id[id_].quote_ja, seed))}
+    assert not wrong, f"quote_ja not in kubelab/data/seed.ja.md (run scripts/generate_spec.py?): {wrong}"
 
 
 # --- the coverage ledger, over synthetic notebooks and runs --------------------------------
@@ -239,6 +262,53 @@ def test_a_notebook_asks_each_question_in_the_learners_words(nb, the_spec):
     not_asked = [q.id for q in questions
                  if not any(q.id in cell and (q.quote_ja is None or q.quote_ja in cell) for cell in cells)]
     assert not not_asked, f"{nb.name}: no markdown cell has the ID and its quote_ja for: {', '.join(not_asked)}"
+
+
+def learners_words(nb) -> list[tuple[str, list[str]]]:
+    """Each blockquote of the notebook's markdown cells that quotes the learner: (where, its lines).
+
+    The learner's words are the `> ` lines with Japanese in them, not the English rendering
+    (`> *"..."*`); `where` is the questions of the cell, or the cell's number if it asks none."""
+    from kubelab.site import questions
+    found = []
+    cells = json.loads(nb.path.read_text(encoding="utf-8"))["cells"]
+    for index, cell in enumerate(cells):
+        if cell["cell_type"] != "markdown":
+            continue
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        ids = [id_ for q in questions.in_cell(source, index) for id_ in q.ids]
+        where = "/".join(ids) or f"markdown cell {index}"
+        block: list[str] = []
+        for line in source.splitlines() + [""]:
+            text = line[1:].strip() if line.startswith(">") else None
+            if text is not None and JAPANESE.search(text) and not questions.ENGLISH.match(text):
+                block.append(text)
+            elif text is None and block:
+                found.append((where, block))
+                block = []
+    return found
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda nb: nb.name)
+def test_a_notebook_quotes_the_learner_exactly(nb):
+    """Every Japanese line a notebook quotes is in the seed as the learner wrote it: each fragment
+    between ellipses (`…`, `...`) within one seed line, and the fragments (of a line, and of the
+    lines of one blockquote) in the seed's order. Leaving words out is marked; running two seed
+    lines into one sentence, or reordering them, is not quoting."""
+    gen = load_generator()
+    seed = SEED.read_text(encoding="utf-8")
+    quotes = learners_words(nb)
+    assert quotes or not nb.meta.get("sections"), f"{nb.name}: no `> ` line quotes the learner"
+    wrong = []
+    for where, lines in quotes:
+        fragment = gen.missing_fragment(" … ".join(lines), seed)
+        if fragment is None:
+            continue
+        anywhere = gen.missing_fragment(fragment, seed) is None
+        wrong.append(f"{where}: 「{fragment}」 " + ("comes before what the quote puts ahead of it in the seed"
+                                                    if anywhere else "is not in the seed (not within one line)"))
+    assert not wrong, (f"{nb.name}: quotes that are not the learner's words in kubelab/data/seed.ja.md "
+                       "(quote exactly, mark a gap with …, keep the seed's order):\n" + "\n".join(wrong))
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda nb: nb.name)

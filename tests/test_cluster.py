@@ -279,16 +279,38 @@ def test_nothing_a_cluster_sends_leaves_this_machine(cluster, namespace):
     if cluster.choice.mode != "offline":
         pytest.skip("the containment rule is set only for clusters with offline images; stock ones pull from registries")
     before = containment.rules()
-    assert before and {r.subnet for r in before} == set(containment.subnets()), \
-        f"kubelab's rule is in place for every subnet of the kind network: {before}"
+    families = {"ip6tables" if ":" in subnet else "iptables" for subnet in containment.subnets()}
+    assert {r.tool for r in before} == families, f"kubelab's rule is in place for every address family of the kind network: {before}"
     address = unallocated_service_address(cluster)
     apply(cluster, namespace, client("prober"))
     ready_pods(cluster, namespace, "role=client", 1)
     started = time.monotonic()
     result = shell(cluster, namespace, "prober", f"timeout 10 wget -q -O- http://{address}:80/", check=False)
     seconds = time.monotonic() - started
-    after = {r.subnet: r.packets for r in containment.rules()}
+    after = {r.tool: r.packets for r in containment.rules()}
     assert result.returncode != 0 and "Connection refused" in result.stderr, (address, result.stderr)
     assert seconds < 8, f"refused at once, not after a timeout ({seconds:.1f} s)"
-    (v4,) = [r for r in before if ":" not in r.subnet]
-    assert after[v4.subnet] > v4.packets, f"the refusal was the containment rule's: {v4.packets} -> {after[v4.subnet]} packets"
+    (v4,) = [r for r in before if r.tool == "iptables"]
+    assert after["iptables"] > v4.packets, f"the refusal was the containment rule's: {v4.packets} -> {after['iptables']} packets"
+
+
+def test_a_name_outside_the_cluster_is_answered_on_this_machine_at_once(cluster, namespace):
+    """Docker's DNS in the nodes forwards outside names to this machine's resolvers; containment
+    redirects those queries to kubelab's responder on this host, which answers NXDOMAIN."""
+    import uuid
+
+    from kubelab import containment
+    if cluster.choice.mode != "offline":
+        pytest.skip("the containment rules are set only for clusters with offline images")
+    before = sum(r.packets for r in containment.rules(table="nat"))
+    assert containment.rules(table="nat"), "the DNS redirection is in place"
+    apply(cluster, namespace, client("asker"))
+    ready_pods(cluster, namespace, "role=client", 1)
+    name = f"kubelab-{uuid.uuid4().hex[:8]}.example.org."   # new each run: no cache has it
+    started = time.monotonic()
+    result = shell(cluster, namespace, "asker", f"nslookup {name}", check=False)
+    seconds = time.monotonic() - started
+    assert "NXDOMAIN" in result.stdout + result.stderr, result
+    assert seconds < 5, f"answered at once, not after a timeout ({seconds:.1f} s)"
+    after = sum(r.packets for r in containment.rules(table="nat"))
+    assert after > before, f"the query was redirected to this host: {before} -> {after} packets"

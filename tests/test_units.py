@@ -481,3 +481,22 @@ def test_an_addon_serves_only_once_its_node_ports_take_connections_on_every_node
 
     with pytest.raises(KubelabError, match="node n2 reports no InternalIP"):
         refuse_unless_node_ports_answer(Unaddressed(), [port])
+
+
+def test_containment_redirects_the_resolvers_docker_forwards_to(monkeypatch, tmp_path):
+    """Docker's DNS forwards to the host's IPv4 resolvers, or to its fallback when the host has only
+    loopback ones: those are the queries kubelab's responder must answer."""
+    import builtins
+
+    from kubelab import containment
+    real_open = builtins.open
+
+    def resolv_conf(text):
+        path = tmp_path / "resolv.conf"
+        path.write_text(text)
+        monkeypatch.setattr(builtins, "open", lambda p, *a, **k: real_open(path if p == "/etc/resolv.conf" else p, *a, **k))
+
+    resolv_conf("nameserver 10.255.255.53\nnameserver fe80::1%eth0\nnameserver 127.0.0.53\noptions ndots:0\n")
+    assert containment.resolvers() == ["10.255.255.53"]
+    resolv_conf("nameserver 127.0.0.53\n")
+    assert containment.resolvers() == ["8.8.8.8", "8.8.4.4"]

@@ -78,6 +78,7 @@ class Lab:
                                                       context=getattr(cluster, "context", None))
         self.dynamic = DynamicClient(self.api)
         self._resources: dict[str, Any] = {}
+        self._addons_said: set[str] = set()   # add-ons whose "ready" line the notebook shows already
 
     # -- the namespace -----------------------------------------------------------------------
 
@@ -389,7 +390,9 @@ class Lab:
         refuse_undeclared("addons", name, "lab.addon")
         with to_run_log():
             addon = install(self.cluster, name, timeout)
-        print(f"add-on {name}: ready")
+        if name not in self._addons_said:   # one line per add-on, however often it is asked for
+            print(f"add-on {name}: ready")
+            self._addons_said.add(name)
         return addon
 
     def sample_in_background(self, description: str, observe: Callable[[], Any], interval: float = 2.0):

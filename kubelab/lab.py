@@ -144,10 +144,11 @@ class Lab:
         return {**obj, "metadata": {**metadata, "labels": {**(metadata.get("labels") or {}),
                                                             RUN_NAMESPACE: self.namespace}}}
 
-    def apply(self, manifest: str | dict | list, namespace: str | None = None, quiet: bool = False) -> list[dict]:
+    def apply(self, manifest: str | dict | list, namespace: str | None = None, quiet: bool = False) -> "Applied":
         """Server-side apply of YAML text or dicts; namespaced objects go to this lab's namespace.
-        Cluster-scoped objects it creates are deleted when the run closes."""
-        applied = []
+        Cluster-scoped objects it creates are deleted when the run closes. Returns the objects as
+        stored (a list that a notebook does not display: its "applied kind/name" lines say it)."""
+        applied = Applied()
         for obj in parse_manifest(manifest):
             resource = self.resource(f"{obj['apiVersion']}/{obj['kind']}")
             name = obj.get("metadata", {}).get("name")
@@ -411,6 +412,14 @@ class Lab:
         """Watch these kinds in the background and keep a timeline (see kubelab.recorder)."""
         from .recorder import Recorder
         return Recorder(self, kinds, selector=selector, namespace=namespace)
+
+
+class Applied(list):
+    """What `apply` stored: a list of objects that a cell ending with `lab.apply(...)` does not
+    display (whole objects, managedFields and all, would bury the experiment)."""
+
+    def _ipython_display_(self) -> None:
+        pass
 
 
 class KubectlOutput(str):

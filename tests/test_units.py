@@ -500,3 +500,13 @@ def test_containment_redirects_the_resolvers_docker_forwards_to(monkeypatch, tmp
     assert containment.resolvers() == ["10.255.255.53"]
     resolv_conf("nameserver 127.0.0.53\n")
     assert containment.resolvers() == ["8.8.8.8", "8.8.4.4"]
+
+
+def test_a_cell_ending_with_apply_shows_only_its_applied_lines():
+    """lab.apply returns the stored objects, but a notebook does not dump them (managedFields and all)."""
+    from IPython.core.formatters import DisplayFormatter
+
+    from kubelab.lab import Applied
+    stored = Applied([{"metadata": {"name": "web", "managedFields": [{"manager": "kubelab"}]}}])
+    assert stored[0]["metadata"]["name"] == "web"
+    assert DisplayFormatter().format(stored) == ({}, {})

@@ -115,13 +115,19 @@ def build(needs: Needs, images: str | None = None, echo=print) -> dict[str, floa
 
 class _QuietWhenCached:
     """The build's lines, less the one per result found cached (a warm run would print dozens):
-    those are counted instead."""
+    those are counted instead. A heading ("add-on traefik: <image>") is shown only before a line
+    of real work under it."""
 
     def __init__(self, echo):
-        self.echo, self.cached = echo, 0
+        self.echo, self.cached, self.heading = echo, 0, None
 
     def __call__(self, line: str) -> None:
         if line.rstrip().endswith(": cached") or ": cached (" in line:
             self.cached += 1
-        elif not line.startswith("offline build for "):
+        elif line.startswith(("offline build for ", "add-on ")):
+            self.heading = line
+        else:
+            if self.heading:
+                self.echo(self.heading)
+                self.heading = None
             self.echo(line)

@@ -177,3 +177,15 @@ def test_every_addon_and_cluster_a_test_uses_is_in_tests_needs():
     assert set(re.findall(r"lab\.addon\(\"([^\"]+)\"\)", source)) <= needs.addons
     used = set(re.findall(r"KindCluster\(\"([^\"]+)\"", source))
     assert used <= needs.configs, used - needs.configs
+
+
+def test_prepare_shows_the_builds_work_and_counts_what_was_cached():
+    from kubelab.prepare import _QuietWhenCached
+    shown = []
+    echo = _QuietWhenCached(shown.append)
+    for line in ["offline build for Kubernetes v1.37.2 (cache: /x)", "  kind: cached", "  node: cached (kindest/node:v1.37.2)",
+                 "add-on dnsutils: jessie-dnsutils:1.3", "  dnsutils: cached",
+                 "add-on traefik: traefik:v3.6.12", "  traefik: building (log: /x/traefik.log)", "  traefik: done in 868 s"]:
+        echo(line)
+    assert echo.cached == 3
+    assert shown == ["add-on traefik: traefik:v3.6.12", "  traefik: building (log: /x/traefik.log)", "  traefik: done in 868 s"]

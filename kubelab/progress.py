@@ -1,7 +1,8 @@
 """Progress while waiting: a live line in Jupyter, plain lines under papermill and in a terminal.
 
-Plain lines are printed only when what is being waited for changes, so an executed notebook or
-a CI log shows the story (waiting for X... X done) without thousands of spinner frames.
+Plain lines are printed only when what is being waited for changes, so a CI log shows the story
+(waiting for X... X done) without thousands of spinner frames; under `kubelab run` those lines go
+to the run's log (KUBELAB_RUN_LOG) and the executed notebook keeps one line per wait, its end.
 
 Under `kubelab run` the current wait is also written to the file named by KUBELAB_STATUS, so a
 cell that runs past the notebook's budget can be reported with what it was waiting for: the wait
@@ -59,7 +60,16 @@ class Progress:
         if self._widget is not None:
             self._widget.value = f"⏳ {self.title} ({self.elapsed():.0f} s): {status}"
         elif status != self._last:
-            print(f"  … {self.title}: {status} ({self.elapsed():.0f} s)", file=sys.stdout, flush=True)
+            line = f"  … {self.title}: {status} ({self.elapsed():.0f} s)"
+            run_log = os.environ.get("KUBELAB_RUN_LOG")
+            if run_log:   # under `kubelab run`: the run's log shows the wait live, the notebook only its end
+                try:
+                    with open(run_log, "a") as log:
+                        log.write(line + "\n")
+                except OSError:
+                    pass
+            else:
+                print(line, file=sys.stdout, flush=True)
         self._last = status
 
     def done(self, status: str = "done") -> None:

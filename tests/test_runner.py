@@ -189,3 +189,18 @@ def test_prepare_shows_the_builds_work_and_counts_what_was_cached():
         echo(line)
     assert echo.cached == 3
     assert shown == ["add-on traefik: traefik:v3.6.12", "  traefik: building (log: /x/traefik.log)", "  traefik: done in 868 s"]
+
+
+def test_under_a_run_a_wait_leaves_one_line_in_the_notebook(tmp_path, monkeypatch, capsys):
+    from kubelab.progress import Progress
+    log = tmp_path / "run.log"
+    monkeypatch.setenv("KUBELAB_RUN_LOG", str(log))
+    monkeypatch.setenv("KUBELAB_PROGRESS", "plain")
+    wait = Progress("pod/web ready")
+    wait.update("phase Pending")
+    wait.update("phase Pending, ContainerCreating")
+    wait.done("phase Running, ready")
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == 1 and printed[0].startswith("✓ pod/web ready: phase Running, ready"), printed
+    assert [line.split(" (")[0] for line in log.read_text().splitlines()] == [
+        "  … pod/web ready: phase Pending", "  … pod/web ready: phase Pending, ContainerCreating"]

@@ -356,7 +356,7 @@ class Lab:
 
     def wait_ready(self, kind: str, name: str, namespace: str | None = None, timeout: float = 120) -> dict:
         """Ready pods and nodes; rolled-out Deployments, StatefulSets, DaemonSets; complete Jobs; bound PVCs."""
-        return waits.wait_ready(self, kind, name, namespace, timeout)
+        return _observed(waits.wait_ready(self, kind, name, namespace, timeout))
 
     def wait_deleted(self, kind: str, name: str, namespace: str | None = None, timeout: float = 120) -> None:
         """Until the object no longer exists (at once if it never did)."""
@@ -364,12 +364,12 @@ class Lab:
 
     def wait_phase(self, kind: str, name: str, phase: str, namespace: str | None = None, timeout: float = 120) -> dict:
         """Until status.phase is `phase` (Pods, PVCs, Namespaces...)."""
-        return waits.wait_phase(self, kind, name, phase, namespace, timeout)
+        return _observed(waits.wait_phase(self, kind, name, phase, namespace, timeout))
 
     def wait_until(self, kind: str, name: str, predicate: Callable[[dict], Any], description: str,
                    namespace: str | None = None, timeout: float = 120) -> dict:
         """Until predicate(object) holds, checked on every change of the object; returns the object."""
-        return waits.wait_until(self, kind, name, predicate, description, namespace, timeout)
+        return _observed(waits.wait_until(self, kind, name, predicate, description, namespace, timeout))
 
     def wait_terminal(self, kind: str, name: str, namespace: str | None = None,
                       timeout: float = 120) -> tuple[str, dict]:
@@ -412,6 +412,18 @@ class Lab:
         """Watch these kinds in the background and keep a timeline (see kubelab.recorder)."""
         from .recorder import Recorder
         return Recorder(self, kinds, selector=selector, namespace=namespace)
+
+
+class Observed(dict):
+    """The object a wait ended on: a dict that a cell ending with the wait does not display (the
+    wait's own line says how it ended; whole objects, managedFields and all, would bury it)."""
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
+def _observed(obj):
+    return Observed(obj) if isinstance(obj, dict) else obj
 
 
 class Applied(list):

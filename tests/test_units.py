@@ -506,7 +506,9 @@ def test_a_cell_ending_with_apply_shows_only_its_applied_lines():
     """lab.apply returns the stored objects, but a notebook does not dump them (managedFields and all)."""
     from IPython.core.formatters import DisplayFormatter
 
-    from kubelab.lab import Applied
+    from kubelab.lab import Applied, _observed
     stored = Applied([{"metadata": {"name": "web", "managedFields": [{"manager": "kubelab"}]}}])
     assert stored[0]["metadata"]["name"] == "web"
     assert DisplayFormatter().format(stored) == ({}, {})
+    ready = _observed(stored[0])   # what lab.wait_ready and the other object waits return
+    assert ready == stored[0] and DisplayFormatter().format(ready) == ({}, {})

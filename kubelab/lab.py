@@ -468,7 +468,7 @@ def connect(notebook: str | None = None, config: str | None = None, namespace: s
         cluster = KindCluster(config or os.environ.get("KUBELAB_CONFIG") or "default",
                               name=None if config else os.environ.get("KUBELAB_CLUSTER_NAME"))
         if not cluster.healthy():
-            cluster.up()
+            cluster.up(repair=False)   # never recreated under other runs' feet
     namespace = namespace or os.environ.get("KUBELAB_NAMESPACE") or new_namespace_name(notebook)
     lab = Lab(cluster, namespace, notebook)
     lab.create_namespace()

@@ -237,7 +237,7 @@ def run(nb: Notebook, parameters: dict | None = None, *, cluster=None, config: s
         # Before its budget starts: whatever the notebook declares it will bring up or install.
         prepare.build(prepare.of_notebooks([nb]) | prepare.of_configs({config or nb.cluster}), images=cluster.choice.mode)
         if not cluster.healthy():
-            cluster.up()
+            cluster.up(repair=False)   # never recreated under other runs' feet
     else:
         prepare.build(prepare.Needs(addons=prepare.with_requirements(nb.addons)), images="stock")
     namespace = new_namespace_name(nb.name)

@@ -239,12 +239,16 @@ class KindCluster(ClusterBackend):
                 self._lock_file.close()   # releases the lock
                 self._lock_file = None
 
-    def up(self, recreate: bool = False, wait: float = 300, keep_on_failure: bool = False) -> "KindCluster":
-        """Ensure the cluster runs: reuse a healthy one of the same config, else (re)create it."""
+    def up(self, recreate: bool = False, wait: float = 300, keep_on_failure: bool = False,
+           repair: bool = True) -> "KindCluster":
+        """Ensure the cluster runs: reuse a healthy one of the same config, else (re)create it.
+        `repair=False` (a run or a notebook bringing its cluster up on its own) recreates only a
+        missing or stale cluster, never one that merely has a problem now: other runs may be using
+        it, and the problem may pass (a kube-system Pod restarting). `kubelab up` repairs."""
         with self.locked():
-            return self._up(recreate, wait, keep_on_failure)
+            return self._up(recreate, wait, keep_on_failure, repair)
 
-    def _up(self, recreate: bool, wait: float, keep_on_failure: bool) -> "KindCluster":
+    def _up(self, recreate: bool, wait: float, keep_on_failure: bool, repair: bool = True) -> "KindCluster":
         require_docker()
         say(self.choice.describe())
         ensure_node_image(self.choice)
@@ -258,6 +262,10 @@ class KindCluster(ClusterBackend):
             problem = "" if recreate or stale else self.problem()
             if not recreate and not stale and not problem:
                 say(f"reusing cluster {self.name} (healthy, same config)")
+                self._contain()
+                return self
+            if problem and not repair and not recreate and not stale:
+                say(f"using cluster {self.name} as it is ({problem}); `kubelab up` would recreate it")
                 self._contain()
                 return self
             say(f"recreating cluster {self.name} ({'asked to' if recreate else 'config or images changed' if stale else problem})")

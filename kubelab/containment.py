@@ -47,15 +47,25 @@ def network() -> str:
     return os.environ.get("KIND_EXPERIMENTAL_DOCKER_NETWORK") or "kind"
 
 
-def subnets(name: str | None = None) -> list[str]:
-    """The network's subnets (IPv4 and, where Docker gave it one, IPv6)."""
+def _ipam(name: str | None) -> list[dict]:
+    """The network's address configuration: one entry per subnet, with its gateway where it has one."""
     name = name or network()
     result = subprocess.run(["docker", "network", "inspect", name, "-f", "{{json .IPAM.Config}}"],
                             capture_output=True, text=True)
     if result.returncode != 0:
         raise KubelabError(f"reading Docker network {name!r} failed: {result.stderr.strip()}",
                            "bring a cluster up first (kind creates the network)")
-    return [entry["Subnet"] for entry in json.loads(result.stdout or "[]") or [] if entry.get("Subnet")]
+    return json.loads(result.stdout or "[]") or []
+
+
+def subnets(name: str | None = None) -> list[str]:
+    """The network's subnets (IPv4 and, where Docker gave it one, IPv6)."""
+    return [entry["Subnet"] for entry in _ipam(name) if entry.get("Subnet")]
+
+
+def _tools(subnets: list[str]) -> list[str]:
+    """The firewall tools of the address families these subnets are in."""
+    return sorted({_tool(subnet) for subnet in subnets})
 
 
 def _tool(subnet: str) -> str:
@@ -116,13 +126,14 @@ def _insert(tool: str, table: str, chain: str, rule: list[str]) -> None:
 def ensure(name: str | None = None) -> list[str]:
     """Insert the rules for each of the network's subnets unless they are there, and start the DNS
     responder unless it runs; return the subnets."""
-    found, interface = subnets(name), bridge(name)
-    for tool in sorted({_tool(subnet) for subnet in found}):
+    ipam, interface = _ipam(name), bridge(name)
+    found = [entry["Subnet"] for entry in ipam if entry.get("Subnet")]
+    for tool in _tools(found):
         if not shutil.which(tool):
             raise KubelabError(f"{tool} is missing: kubelab cannot keep cluster traffic on this machine",
                                "install iptables (it comes with Docker Engine), or use stock images (--images stock)")
         _insert(tool, "filter", _chain(tool), _rule(interface))
-    gateway = gateway_v4(name)
+    gateway = _gateway_v4(ipam)
     if gateway:
         ensure_responder(gateway)
         for rule in _dns_rules(interface, gateway):
@@ -132,8 +143,9 @@ def ensure(name: str | None = None) -> list[str]:
 
 def remove(name: str | None = None) -> None:
     """Take kubelab's rules and its DNS responder out again (every copy of them), nothing else."""
-    gateway, interface = gateway_v4(name), bridge(name)
-    for tool in sorted({_tool(subnet) for subnet in subnets(name)}):
+    ipam, interface = _ipam(name), bridge(name)
+    gateway = _gateway_v4(ipam)
+    for tool in _tools([entry["Subnet"] for entry in ipam if entry.get("Subnet")]):
         rules = [("filter", _chain(tool), _rule(interface))]
         if tool == "iptables" and gateway:
             rules += [("nat", "PREROUTING", rule) for rule in _dns_rules(interface, gateway)]
@@ -143,12 +155,9 @@ def remove(name: str | None = None) -> None:
     subprocess.run(["docker", "rm", "-f", RESPONDER], capture_output=True)
 
 
-def gateway_v4(name: str | None = None) -> str | None:
+def _gateway_v4(ipam: list[dict]) -> str | None:
     """The network's IPv4 gateway: this host's address on it."""
-    name = name or network()
-    out = subprocess.run(["docker", "network", "inspect", name, "-f", "{{json .IPAM.Config}}"],
-                         capture_output=True, text=True).stdout
-    return next((entry["Gateway"] for entry in json.loads(out or "[]") or []
+    return next((entry["Gateway"] for entry in ipam
                  if entry.get("Gateway") and ipaddress.ip_address(entry["Gateway"]).version == 4), None)
 
 
@@ -201,7 +210,7 @@ def rules(name: str | None = None, table: str = "filter") -> list[Rule]:
     """kubelab's rules in a table as the firewall has them, with their packet counters: the REJECT
     rules (filter, one per address family of the network), or the DNS redirections (nat)."""
     found, interface = [], bridge(name)
-    for tool in sorted({_tool(subnet) for subnet in subnets(name)}):
+    for tool in _tools(subnets(name)):
         if table == "nat" and tool != "iptables":
             continue
         chain = _chain(tool) if table == "filter" else "PREROUTING"

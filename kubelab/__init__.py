@@ -16,20 +16,20 @@ Imports are lazy so `import kubelab` stays fast.
 
 __version__ = "0.1.0"
 
-__all__ = ["connect", "extra_cluster", "check", "expect", "expect_error", "requires", "probe", "KubelabError", "WaitTimeout",
+__all__ = ["connect", "extra_cluster", "check", "expect", "expect_error", "expect_absent", "requires", "probe", "KubelabError", "WaitTimeout",
            "is_ready", "readiness", "terminal_state", "AGNHOST", "BUSYBOX", "PAUSE", "DNSUTILS", "KUBERNETES_VERSION",
-           "summary_table"]
+           "summary_table", "Summary"]
 
 # name -> the module (relative to kubelab) that defines it; imported on first use.
 _LAZY = {
     "connect": "lab", "extra_cluster": "lab",
-    "check": "checks", "expect": "checks", "expect_error": "checks", "field": "checks",
+    "check": "checks", "expect": "checks", "expect_error": "checks", "expect_absent": "checks", "field": "checks",
     "requires": "probes", "probe": "probes",
     "KubelabError": "errors",
     "WaitTimeout": "waits",
     "is_ready": "readiness", "readiness": "readiness", "terminal_state": "readiness",
     "AGNHOST": "pinned", "BUSYBOX": "pinned", "PAUSE": "pinned", "DNSUTILS": "pinned", "KUBERNETES_VERSION": "pinned",
-    "summary_table": "report",
+    "summary_table": "report", "Summary": "report",
 }
 
 

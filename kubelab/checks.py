@@ -141,3 +141,27 @@ def expect_error(*words: str, what: str | None = None, proves: str | list[str] |
         _passed(description, ids, f": {text.splitlines()[0][:200]}")
         return
     raise _failed(description, ids, f"expected: {description}\nobserved: no error at all")
+
+
+def expect_absent(what: str, observe: Callable[[], Any], *, control: Callable[[], Any], control_what: str,
+                  proves: str | list[str] | None = None, timeout: float = 60, interval: float = 0.5) -> tuple[Any, Any]:
+    """A negative check that can fail: first wait until `control()` shows the positive case at the
+    same point (the system has had its chance to act: a sibling object got its rule, its event, its
+    endpoint), then `observe()` must find nothing. Returns (control's result, observe's result).
+
+        expect_absent("no rules for the selector-less Service", lambda: rules_for("manual"),
+                      control=lambda: rules_for("selected"), control_what="the selected Service's rules",
+                      proves="C-SVC-4")
+    """
+    from .waits import wait_for
+    ids = ledger.ids(proves)
+    try:
+        shown = wait_for(control_what, control, timeout=timeout, interval=interval)
+    except AssertionError as timeout_error:
+        raise _failed(what, ids, f"expected first: {control_what} (the positive case, to show the system acted)\n"
+                                 f"observed: {timeout_error}") from None
+    found = observe()
+    if found:
+        raise _failed(what, ids, f"expected: {what}\nobserved (while {control_what} holds):\n{show(found)}")
+    _passed(what, ids, f" (while {control_what} holds)")
+    return shown, found

@@ -155,14 +155,31 @@ def test_a_background_timeline_samples_and_surfaces_the_notebooks_own_errors():
             timeline.wait_until(lambda v: True, "anything", timeout=5)
 
 
-def test_the_summary_table_needs_measured_rows(capsys):
-    from kubelab.report import build_table, summary_table
+def test_the_summary_table_needs_measured_rows(capsys, monkeypatch):
+    from kubelab import ledger
+    from kubelab.report import Summary, UnmeasuredRow, build_table, expand_ids, summary_table
     table = build_table([("Q-ARCH-4", "50 s, then 300 s", "Unknown after 46 s")])
     assert table.rows[0][0].startswith("Q-ARCH-4 What is the real timeline")
     assert "| Q-ARCH-4" in table._repr_markdown_()
     with pytest.raises(ValueError, match="non-empty"):
         build_table([("Q-ARCH-4", "", "x")])
-    summary_table([("Q-GC-2", "no container uses it", "3 in-use images kept")])
+    assert expand_ids("C-RTC-1..3, Q-RTC-1") == ["C-RTC-1", "C-RTC-2", "C-RTC-3", "Q-RTC-1"]
+    summary = Summary()
+    with pytest.raises(UnmeasuredRow, match="no measured value"):
+        summary.row("Q-GC-2", "no container uses it", "3 in-use images kept")          # a literal sentence
+    with pytest.raises(UnmeasuredRow, match="not shown"):
+        summary.row("Q-GC-2", "no container uses it", "{kept} in-use images kept", kept=3, other=1)
+    with pytest.raises(UnmeasuredRow, match="nothing was measured"):
+        summary.row("Q-GC-2", "no container uses it", "{kept} in-use images kept", kept=None)
+    summary.row("Q-GC-2, C-GC-1..2", "no container uses it", "{kept} in-use images kept", kept=3)
+    with pytest.raises(UnmeasuredRow, match="literal rows"):
+        summary_table([("Q-GC-2", "no container uses it", "3 in-use images kept")])
+    monkeypatch.setattr(ledger, "_in_memory", [{"what": "kept", "proves": ["Q-GC-2", "C-GC-1"], "passed": True},
+                                               {"what": "failed", "proves": ["C-GC-2"], "passed": False}])
+    with pytest.raises(UnmeasuredRow, match="C-GC-2"):      # named by the row, never proven by a passing check
+        summary_table(summary)
+    ledger._in_memory.append({"what": "later", "proves": ["C-GC-2"], "passed": True})
+    summary_table(summary)
     assert "3 in-use images kept" in capsys.readouterr().out
 
 
@@ -200,3 +217,13 @@ def test_limited_swap_trial_on_recorded_kubelets():
     node = RecordedNode(accepts=True)
     accepted = swap.try_limited_swap(node)
     assert accepted.outcome == swap.expected_outcome(2) and accepted.swap_behavior == "LimitedSwap" and node.restored
+
+
+def test_a_negative_check_first_sees_the_positive_case():
+    from kubelab.checks import ExpectationFailed, expect_absent
+    shown, found = expect_absent("no rule for b", lambda: [], control=lambda: ["rule for a"], control_what="a's rule", timeout=1)
+    assert shown == ["rule for a"] and found == []
+    with pytest.raises(ExpectationFailed, match="the positive case"):       # the system never acted: no verdict
+        expect_absent("no rule for b", lambda: [], control=lambda: [], control_what="a's rule", timeout=0.2, interval=0.05)
+    with pytest.raises(ExpectationFailed, match="rule for b"):
+        expect_absent("no rule for b", lambda: ["rule for b"], control=lambda: ["rule for a"], control_what="a's rule", timeout=1)

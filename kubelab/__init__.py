@@ -16,14 +16,14 @@ Imports are lazy so `import kubelab` stays fast.
 
 __version__ = "0.1.0"
 
-__all__ = ["connect", "extra_cluster", "check", "expect", "expect_error", "expect_absent", "requires", "probe", "KubelabError", "WaitTimeout",
+__all__ = ["connect", "extra_cluster", "check", "expect", "expect_error", "expect_absent", "skipped", "requires", "probe", "KubelabError", "WaitTimeout",
            "is_ready", "readiness", "terminal_state", "AGNHOST", "BUSYBOX", "PAUSE", "DNSUTILS", "KUBERNETES_VERSION",
            "summary_table", "Summary"]
 
 # name -> the module (relative to kubelab) that defines it; imported on first use.
 _LAZY = {
     "connect": "lab", "extra_cluster": "lab",
-    "check": "checks", "expect": "checks", "expect_error": "checks", "expect_absent": "checks", "field": "checks",
+    "check": "checks", "expect": "checks", "expect_error": "checks", "expect_absent": "checks", "skipped": "checks", "field": "checks",
     "requires": "probes", "probe": "probes",
     "KubelabError": "errors",
     "WaitTimeout": "waits",

@@ -165,3 +165,15 @@ def expect_absent(what: str, observe: Callable[[], Any], *, control: Callable[[]
         raise _failed(what, ids, f"expected: {what}\nobserved (while {control_what} holds):\n{show(found)}")
     _passed(what, ids, f" (while {control_what} holds)")
     return shown, found
+
+
+def skipped(reason: str, proves: str | list[str]) -> None:
+    """Checks this cluster cannot make (no IPv6, cgroup v1, ...): one visible line and a ledger
+    entry saying why, so the IDs show as skipped, never as proven and never silently gone.
+
+        if not node_ipv6:
+            skipped("the host has no IPv6, so kind cannot make a dual-stack cluster", proves=["C-DUAL-3"])
+    """
+    ids = ledger.ids(proves)
+    ledger.record(f"skipped on this cluster: {reason}", ids, passed=None, skipped=reason)
+    print(f"– skipped on this cluster: {reason}" + (f"  [{', '.join(ids)}]" if ids else ""))

@@ -40,8 +40,11 @@ def _known_ids() -> set[str]:
         return set()   # no spec data yet: the format check above still applies
 
 
-def record(what: str, proves: list[str], passed: bool) -> None:
+def record(what: str, proves: list[str], passed: bool | None, skipped: str | None = None) -> None:
+    """passed: True or False for a check; None with `skipped` (the reason) for checks this cluster cannot make."""
     entry = {"what": what, "proves": proves, "passed": passed}
+    if skipped:
+        entry["skipped"] = skipped
     if (cell := _cell()) is not None:
         entry["cell"] = cell
     _in_memory.append(entry)

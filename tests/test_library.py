@@ -227,3 +227,13 @@ def test_a_negative_check_first_sees_the_positive_case():
         expect_absent("no rule for b", lambda: [], control=lambda: [], control_what="a's rule", timeout=0.2, interval=0.05)
     with pytest.raises(ExpectationFailed, match="rule for b"):
         expect_absent("no rule for b", lambda: ["rule for b"], control=lambda: ["rule for a"], control_what="a's rule", timeout=1)
+
+
+def test_a_skipped_check_is_recorded_with_its_reason(capsys, monkeypatch):
+    from kubelab import ledger
+    from kubelab.checks import skipped
+    monkeypatch.setattr(ledger, "_in_memory", [])
+    skipped("the host has no IPv6", proves=["C-DUAL-3"])
+    assert ledger.checks() == [{"what": "skipped on this cluster: the host has no IPv6", "proves": ["C-DUAL-3"],
+                                "passed": None, "skipped": "the host has no IPv6"}]
+    assert "skipped on this cluster: the host has no IPv6  [C-DUAL-3]" in capsys.readouterr().out

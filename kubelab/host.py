@@ -1,5 +1,6 @@
 """Facts about this host that decide what kubelab can do: Docker, registries, tools."""
 
+import functools
 import shutil
 import socket
 import subprocess
@@ -36,8 +37,10 @@ class Reachability:
 REGISTRIES = ("registry.k8s.io", "registry-1.docker.io")
 
 
+@functools.cache
 def registry_reachability(timeout: float = 3.0) -> Reachability:
-    """Whether container registries can be reached: name lookup, then a TCP connection, bounded in time."""
+    """Whether container registries can be reached: name lookup, then a TCP connection, bounded in time.
+    Asked once per process: a run that prepares several configs decides the same way for each."""
     def probe(host: str) -> str | None:
         try:
             addr = socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM)[0][4]

@@ -512,3 +512,24 @@ def test_a_cell_ending_with_apply_shows_only_its_applied_lines():
     assert DisplayFormatter().format(stored) == ({}, {})
     ready = _observed(stored[0])   # what lab.wait_ready and the other object waits return
     assert ready == stored[0] and DisplayFormatter().format(ready) == ({}, {})
+
+
+def test_a_node_that_will_not_freeze_at_once_is_frozen_on_a_later_attempt(monkeypatch):
+    from kubelab.backends import kind
+    from kubelab.errors import KubelabError
+    calls = []
+
+    def fake_run(argv, doing, timeout=None):
+        calls.append(argv[1])
+        if argv[1] == "pause" and calls.count("pause") < 3:
+            raise KubelabError(f"{doing} failed: OCI runtime pause failed: unable to freeze: unknown")
+        return ""
+    monkeypatch.setattr(kind, "run", fake_run)
+    monkeypatch.setattr(kind.time, "sleep", lambda s: None)
+    cluster = kind.KindCluster("default", name="kubelab-freezetest")
+    cluster._freeze("worker", "kubelab-freezetest-worker")
+    assert calls == ["pause"] * 3
+    calls.clear()
+    monkeypatch.setattr(kind, "run", lambda argv, doing, timeout=None: (_ for _ in ()).throw(KubelabError(f"{doing} failed: no such container")))
+    with pytest.raises(KubelabError, match="no such container"):   # other errors are not retried
+        cluster._freeze("worker", "kubelab-freezetest-worker")

@@ -201,8 +201,23 @@ class KindCluster(ClusterBackend):
             command = "restart"
             if self._container_state(node) == "paused":
                 run(["docker", "unpause", container], f"docker unpause of node {node}", timeout=180)
-        if command:
+        if command == "pause":
+            self._freeze(node, container)
+        elif command:
             run(["docker", command, container], f"docker {command} of node {node}", timeout=180)
+
+    def _freeze(self, node: str, container: str, attempts: int = 5) -> None:
+        # On a cgroup v1 host runc freezes by writing FROZEN and re-reading the state; a node busy
+        # forking (a loaded machine) may still be FREEZING when runc gives up ("unable to freeze").
+        # runc thaws the container again, so another attempt starts from a running node.
+        for attempt in range(1, attempts + 1):
+            try:
+                run(["docker", "pause", container], f"docker pause of node {node}", timeout=180)
+                return
+            except KubelabError as error:
+                if "unable to freeze" not in str(error) or attempt == attempts:
+                    raise
+                time.sleep(attempt)
 
     def node_running(self, node: str) -> bool:
         return self._container_state(node) == "running"

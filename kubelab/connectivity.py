@@ -72,3 +72,16 @@ def plot(series: list[tuple[str, Matrix]], sources, targets, title: str | None =
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def covering_block(addresses) -> str:
+    """The smallest CIDR block that holds every address (one family), e.g. for a NetworkPolicy
+    `ipBlock` that must take in a set of Pods: ["10.244.1.5", "10.244.2.7"] -> "10.244.0.0/22"."""
+    import ipaddress
+    ips = [ipaddress.ip_address(a) for a in addresses]
+    if not ips or len({ip.version for ip in ips}) != 1:
+        raise ValueError(f"covering_block takes addresses of one family, got {addresses!r}")
+    block = ipaddress.ip_network(ips[0])
+    while not all(ip in block for ip in ips):
+        block = block.supernet()
+    return str(block)

@@ -1,0 +1,71 @@
+"""Feature gates read from a component's /metrics, the decision a gate makes for an experiment
+(each branch with recorded probe values: most cannot be produced on one cluster), and what a
+kubectl diff changed."""
+
+import pytest
+
+from kubelab import commands, features
+from kubelab.errors import KubelabError
+
+# As kube-apiserver v1.33 prints them (trimmed): the zero-second sleep gate is there, in beta.
+METRICS_1_33 = """# HELP kubernetes_feature_enabled [BETA] This metric records the data about the stage and enablement of a k8s feature.
+# TYPE kubernetes_feature_enabled gauge
+kubernetes_feature_enabled{name="AllAlpha",stage="ALPHA"} 0
+kubernetes_feature_enabled{name="PodLifecycleSleepAction",stage="BETA"} 1
+kubernetes_feature_enabled{name="PodLifecycleSleepActionAllowZero",stage="BETA"} 1
+kubernetes_feature_enabled{name="SidecarContainers",stage=""} 1
+apiserver_request_total{code="200",verb="GET"} 12
+"""
+
+
+def test_gates_are_read_from_the_metrics_with_their_stage():
+    gates = features.gates(METRICS_1_33)
+    assert gates["PodLifecycleSleepActionAllowZero"] == features.Gate(True, "BETA")
+    assert gates["SidecarContainers"] == features.Gate(True, "")
+    assert gates["AllAlpha"] == features.Gate(False, "ALPHA")
+    assert "apiserver_request_total" not in gates and len(gates) == 4
+
+
+@pytest.mark.parametrize("metrics, version, allowed, reason", [
+    (METRICS_1_33, "v1.33.1", True, "is on (BETA)"),                                  # beta, on by default
+    (METRICS_1_33.replace('AllowZero",stage="BETA"} 1', 'AllowZero",stage="ALPHA"} 0'), "v1.32.0", False, "is off (ALPHA)"),
+    (METRICS_1_33.replace('AllowZero",stage="BETA"} 1', 'AllowZero",stage=""} 1'), "v1.34.0", True, "is on (GA)"),
+    ('kubernetes_feature_enabled{name="AllAlpha",stage="ALPHA"} 0\n', "v1.37.2", True, "graduated in v1.34 and was removed"),
+    ('kubernetes_feature_enabled{name="AllAlpha",stage="ALPHA"} 0\n', "v1.31.4", False, "came in v1.32"),
+])
+def test_a_zero_second_sleep_is_allowed_as_the_gate_or_its_absence_says(metrics, version, allowed, reason):
+    got, why = features.sleep_zero(features.gates(metrics), version)
+    assert got is allowed and reason in why
+
+
+def test_without_any_gate_in_the_metrics_absence_means_nothing():
+    with pytest.raises(KubelabError, match="no feature gates"):
+        features.sleep_zero(features.gates("apiserver_request_total 1\n"), "v1.37.2")
+
+
+def test_the_changed_lines_of_a_kubectl_diff():
+    diff = """diff -u -N /tmp/LIVE-1/apps.v1.Deployment.ns.web /tmp/MERGED-2/apps.v1.Deployment.ns.web
+--- /tmp/LIVE-1/apps.v1.Deployment.ns.web\t2026-12-07 16:00:00
++++ /tmp/MERGED-2/apps.v1.Deployment.ns.web\t2026-12-07 16:00:00
+@@ -6,7 +6,7 @@
+   generation: 3
+-          value: "1"
++          value: "2"
+"""
+    assert commands.changed_lines(diff) == ['-          value: "1"', '+          value: "2"']
+    assert commands.changed_lines("") == []
+
+
+def test_a_kubectl_run_keeps_its_exit_code_output_and_times_and_names_the_namespace():
+    class Cluster:
+        def kubectl_command(self, *args):
+            self.args = args
+            return ["sh", "-c", "echo 'deployment \"stuck\" waiting'; echo 'error: exceeded its progress deadline' >&2; exit 1"]
+
+    class Lab:
+        namespace, cluster = "ns1", Cluster()
+    run = commands.kubectl(Lab(), "kubectl rollout status deployment/stuck")
+    assert (run.exit_code, run.out, run.err) == (1, 'deployment "stuck" waiting\n', "error: exceeded its progress deadline\n")
+    assert Lab.cluster.args == ("-n", "ns1", "rollout", "status", "deployment/stuck") and run.ended >= run.started
+    commands.kubectl(Lab(), ["get", "pods", "-A"])
+    assert Lab.cluster.args == ("get", "pods", "-A")

@@ -10,8 +10,10 @@ In iptables mode kube-proxy writes, for each Service port, a chain of jumps in t
 
 `read(node, namespace, service)` reads `iptables-save -t nat` in the node and returns one `Path` per
 Service port: where traffic enters (cluster IP, external IPs, node port) and the endpoints it is
-DNATed to, each with the chance iptables picks it. `parse` does the same from saved text, and
-`plot` draws a Path as a picture.
+DNATed to, each with the chance iptables picks it. `parse` does the same from saved text (of
+ip6tables-save too), and `plot` draws a Path as a picture. `mentions`/`mentions_on` find every rule
+of a Service in any table (the filter table's DROP and REJECT rules among them); `read_between`
+reads the paths between two looks at a process's state (was kube-proxy stopped while we read?).
 """
 
 from __future__ import annotations
@@ -100,7 +102,8 @@ def parse(saved: str, namespace: str, service: str) -> dict[str, Path]:
                 continue
             port = found.group(1) or ""
             path = paths.setdefault(port, Path(port))
-            destination = f"{rule.options.get('-d', '').removesuffix('/32')}:{rule.options.get('--dport', '')}"
+            address = rule.options.get('-d', '').removesuffix('/32').removesuffix('/128')   # IPv4 or IPv6 (ip6tables-save)
+            destination = f"{address}:{rule.options.get('--dport', '')}"
             if entry == "KUBE-NODEPORTS":
                 path.node_port = rule.options.get("--dport", "")
             elif found.group(2) == "cluster IP":
@@ -139,6 +142,36 @@ def path(node, namespace: str, service: str, port: str = "") -> Path:
     """One port's path on `node` (`port`: the Service port's name, "" if unnamed); an empty Path
     (no chain, no endpoints) while kube-proxy has written none for it."""
     return read(node, namespace, service).get(port, Path(port))
+
+
+def mentions(saved: str, namespace: str, service: str) -> list[Rule]:
+    """Every rule, in any table of iptables-save text, whose comment names the Service (kube-proxy
+    comments each rule it writes with "<namespace>/<service>[:<port>] ..."): its NAT path, and the
+    filter table's DROP/REJECT rules for a Service without (local) endpoints."""
+    comment = re.compile(rf"^{re.escape(namespace)}/{re.escape(service)}(?=[: ]|$)")
+    return [rule for rule in rules(saved) if comment.match(rule.options.get("--comment", ""))]
+
+
+def mentions_on(node, namespace: str, service: str) -> list[Rule]:
+    """`mentions` in a node's whole ruleset (`iptables-save`, every table)."""
+    return mentions(node.sh("iptables-save"), namespace, service)
+
+
+def process_state(node, pid: int) -> str:
+    """A process's state on the node, from /proc/<pid>/status: "S (sleeping)", "T (stopped)", ..."""
+    return node.sh(f"sed -n 's/^State:[[:space:]]*//p' /proc/{int(pid)}/status").strip()
+
+
+_BETWEEN = "----kubelab-dataplane----"
+
+
+def read_between(node, pid: int, namespace: str, services) -> tuple[list[str], dict[str, dict[str, Path]]]:
+    """The Services' paths on `node`, read in one shell between two looks at process `pid`'s state
+    (kube-proxy's, say): ([state before, state after], {service: {port: Path}}). Both states "T
+    (stopped)" mean the reading was made while that process was stopped."""
+    state = f"sed -n 's/^State:[[:space:]]*//p' /proc/{int(pid)}/status"
+    before, saved, after = node.sh(f"{state}; echo {_BETWEEN}; iptables-save -t nat; echo {_BETWEEN}; {state}").split(_BETWEEN)
+    return [before.strip(), after.strip()], {service: parse(saved, namespace, service) for service in services}
 
 
 def plot(path: Path, title: str, ax=None):

@@ -40,3 +40,17 @@ def kubernetes_settings(corefile: str) -> dict:
     cache = re.search(r"^\s*cache\s+(\d+)", corefile, re.M)
     return {"ttl": int(ttl.group(1)) if ttl else 5, "pods": pods.group(1) if pods else "disabled",
             "cache_seconds": int(cache.group(1)) if cache else 0, "cache_disabled": sorted(disabled)}
+
+
+def caching(settings: dict) -> str:
+    """What a Corefile's settings (kubernetes_settings) mean for cached answers to cluster names,
+    in one sentence: the notebook's answer follows the Corefile it read, not what Corefiles usually say."""
+    ttl = settings["ttl"]
+    if settings["cache_disabled"] == ["denial", "success"]:
+        return (f"CoreDNS does not cache cluster names (its cache is disabled for cluster.local): every answer "
+                f"comes fresh from its watch, with a TTL of {ttl} s for caches downstream")
+    if settings["cache_seconds"]:
+        kept = [kind for kind in ("success", "denial") if kind not in settings["cache_disabled"]]
+        return (f"CoreDNS caches {' and '.join(kept)} answers for cluster names for up to {settings['cache_seconds']} s, "
+                f"and hands them out with a TTL of at most {ttl} s")
+    return f"CoreDNS has no cache plugin: every answer comes fresh from its watch, with a TTL of {ttl} s"

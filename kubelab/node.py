@@ -67,6 +67,12 @@ SCHEDULING = "scheduling (cordon, taints)"
 ON_NODE = {"stopped-units.txt": "stopped services", "kubelet-config.yaml": "kubelet configuration",
            "images.tar": "images", "added-images.txt": "added images", "containerd-config.toml": "runtime handlers",
            "static-pods.txt": "static pods"}
+# What a run leaves on a node besides (kubelab.leftovers reads and writes these records).
+PULLED_IMAGES = f"{SAVED}/pulled-images.txt"       # repositories the kubelet may pull here, and what to keep
+REGISTRY_PUSHES = f"{SAVED}/registry-pushes.txt"   # manifests pushed to the registry add-on through this node
+RUNTIME_LOGS = f"{SAVED}/runtime-logs.txt"         # files a runtime handler added by a run writes
+ON_NODE.update({"pulled-images.txt": "pulled images", "registry-pushes.txt": "registry tags",
+                "runtime-logs.txt": "runtime handler logs"})
 
 
 def internal_ips(node: dict) -> list[str]:
@@ -398,6 +404,7 @@ class Node:
         runc = options.get("BinaryName") or self.sh("command -v runc").strip()
         wrapper, log = f"/usr/local/bin/kubelab-{handler}", f"/var/log/kubelab-{handler}.log"
         options["BinaryName"] = wrapper
+        self.sh(f"mkdir -p {SAVED} && (grep -qxF {log} {RUNTIME_LOGS} 2>/dev/null || echo {log} >> {RUNTIME_LOGS})")
         table = f'plugins."{plugin}".containerd.runtimes.{handler}'
         added = "\n".join([f"\n# added by kubelab (undone by its restore)\n[{table}]",
                            f'runtime_type = {json.dumps(default.get("runtime_type", "io.containerd.runc.v2"))}',
@@ -410,6 +417,20 @@ class Node:
         self._restart_containerd()
         print(f"{self.name}: containerd has a runtime handler {handler!r} (runc through {wrapper}, logging to {log})")
         return log
+
+    def will_pull(self, repository: str) -> None:
+        """Record, before a pod pulls it, that images of `repository` (e.g. a run's push to the
+        registry add-on) may come onto this node: restore() removes those that were not here
+        before. runimages.push records its repository on every node."""
+        from .leftovers import pull_record
+        record = pull_record(repository, self._image_listing())
+        self.sh(f"mkdir -p {SAVED} && cat >> {PULLED_IMAGES}", input=record.encode())
+
+    def record_push(self, registry: str, repository: str, digest: str) -> None:
+        """Record, before pushing it, a manifest pushed to the registry at `registry` through this
+        node: restore() deletes it from the registry again (and with it the tags naming it)."""
+        from .leftovers import push_line
+        self.sh(f"mkdir -p {SAVED} && cat >> {REGISTRY_PUSHES}", input=push_line(registry, repository, digest).encode())
 
     def add_static_pod(self, manifest: str) -> str:
         """Write a Pod manifest (YAML text) where the node's kubelet reads static pods; the kubelet
@@ -550,6 +571,13 @@ class Node:
             for name in added & set(present):
                 self.sh(f"crictl rmi {shlex.quote(name)}")
             self.sh(f"rm {ADDED_IMAGES}")
+        if "pulled images" in changed:
+            from .leftovers import removable_images
+            for image_id in removable_images(self._image_listing(), self.sh(f"cat {PULLED_IMAGES}")):
+                self.sh(f"crictl rmi {shlex.quote(image_id)}")
+            self.sh(f"rm {PULLED_IMAGES}")
+        if "registry tags" in changed:
+            self._delete_pushes()
         if "static pods" in changed:
             entries = self.sh(f"cat {STATIC_PODS}").split()
             for path in (e for e in entries if not e.startswith("dir:")):
@@ -561,6 +589,11 @@ class Node:
             self.sh(f"cp {SAVED_CONTAINERD_CONFIG} {CONTAINERD_CONFIG} && rm -f /usr/local/bin/kubelab-* "
                     f"&& rm {SAVED_CONTAINERD_CONFIG}")
             self._restart_containerd()
+        # after the handler is gone: its wrapper writes no more
+        if "runtime handler logs" in changed:
+            for path in self.sh(f"cat {RUNTIME_LOGS}").split():
+                self.sh(f"rm -f {shlex.quote(path)}")
+            self.sh(f"rm {RUNTIME_LOGS}")
         if "kubelet configuration" in changed:
             self._restore_kubelet_config()
         if "images" in changed:
@@ -584,6 +617,19 @@ class Node:
         if restored:
             print(f"{self.name}: undone: " + ", ".join(restored))
         return restored
+
+    def _delete_pushes(self) -> None:
+        """Delete from the registry the manifests pushed through this node. A registry that no
+        longer answers took its images with it (the add-on keeps them in an emptyDir)."""
+        from . import registry
+        from .leftovers import parse_pushes
+        for address, repository, digest in parse_pushes(self.sh(f"cat {REGISTRY_PUSHES}")):
+            try:
+                registry.delete(address, repository, digest)
+            except KubelabError as e:
+                print(f"{self.name}: could not delete {repository}@{digest[:19]} from {address} ({e.what}); "
+                      "a registry that is gone took it with it")
+        self.sh(f"rm {REGISTRY_PUSHES}")
 
 
 def _unit_name(unit: str) -> str:

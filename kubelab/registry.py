@@ -55,3 +55,24 @@ def _request(method: str, url: str, data: bytes | None = None, headers: dict | N
     if status not in ok:
         raise KubelabError(f"{method} {url} answered {status}: {body[:300].decode(errors='replace')}")
     return status, head, body
+
+
+def manifest_digest(archive: Path) -> str:
+    """The digest of the archive's manifest: what `push` will return, known before pushing."""
+    with tarfile.open(archive) as tar:
+        (entry,) = json.loads(tar.extractfile("index.json").read())["manifests"]
+    return entry["digest"]
+
+
+def delete(registry: str, repository: str, digest: str, timeout: float = 30) -> bool:
+    """Delete a manifest (and so every tag naming it) from a registry that allows deletes; True
+    if it was there, False if the registry no longer had it."""
+    status, _, _ = _request("DELETE", f"http://{registry}/v2/{repository}/manifests/{digest}", timeout=timeout,
+                            ok=(202, 404))
+    return status == 202
+
+
+def tags(registry: str, repository: str, timeout: float = 30) -> list[str]:
+    """The tags a repository has in the registry ([] if it has none, or is unknown)."""
+    status, _, body = _request("GET", f"http://{registry}/v2/{repository}/tags/list", timeout=timeout, ok=(200, 404))
+    return (json.loads(body).get("tags") or []) if status == 200 else []

@@ -21,6 +21,7 @@ from .errors import KubelabError
 
 SOURCE_POD = "kubelab-busybox-source"
 REGISTRY_NODE_PORT = 30500   # clusters/addons/registry: the registry's NodePort on every node
+REGISTRY_NAME = "registry.kubelab.local:5000"   # and the name pods pull its images by
 
 
 def busybox_binary(lab) -> Path:
@@ -75,8 +76,19 @@ def busybox_image(lab, reference: str, files: dict[str, str], command: list[str]
 
 def push(lab, archive: Path, repository: str, tag: str, node: str | None = None) -> str:
     """Push an archive to the registry add-on (installing it if needed) through a node's NodePort;
-    returns the manifest digest. Pods name it registry.kubelab.local:5000/<repository>:<tag>."""
+    returns the manifest digest. Pods name it registry.kubelab.local:5000/<repository>:<tag>.
+
+    Both are undone at the run's end (Node.restore): the push is recorded on the node it went
+    through, and deleted from the registry again; the repository is recorded on every node, whose
+    images of it that a pod pulls are removed again."""
     from . import registry
     lab.addon("registry")
-    node = node or sorted(n["metadata"]["name"] for n in lab.nodes())[-1]
-    return registry.push(archive, f"{lab.internal_ip(node)}:{REGISTRY_NODE_PORT}", repository, tag)
+    names = sorted(n["metadata"]["name"] for n in lab.nodes())
+    node = node or names[-1]
+    address = f"{lab.internal_ip(node)}:{REGISTRY_NODE_PORT}"
+    if not getattr(lab, "_recorded_pulls", set()) >= {repository}:   # once per repository and run
+        for name in names:
+            lab.node(name).will_pull(f"{REGISTRY_NAME}/{repository}")
+        lab._recorded_pulls = {*getattr(lab, "_recorded_pulls", set()), repository}
+    lab.node(node).record_push(address, repository, registry.manifest_digest(archive))
+    return registry.push(archive, address, repository, tag)

@@ -1,10 +1,9 @@
-"""Feature gates read from a component's /metrics, the decision a gate makes for an experiment
-(each branch with recorded probe values: most cannot be produced on one cluster), and what a
-kubectl diff changed."""
+"""The decision a feature gate makes for an experiment (each branch with recorded probe values: most
+cannot be produced on one cluster), and kubectl runs whose exit code is the answer."""
 
 import pytest
 
-from kubelab import commands, features
+from kubelab import commands, featuregates, features
 from kubelab.errors import KubelabError
 
 # As kube-apiserver v1.33 prints them (trimmed): the zero-second sleep gate is there, in beta.
@@ -18,29 +17,21 @@ apiserver_request_total{code="200",verb="GET"} 12
 """
 
 
-def test_gates_are_read_from_the_metrics_with_their_stage():
-    gates = features.gates(METRICS_1_33)
-    assert gates["PodLifecycleSleepActionAllowZero"] == features.Gate(True, "BETA")
-    assert gates["SidecarContainers"] == features.Gate(True, "")
-    assert gates["AllAlpha"] == features.Gate(False, "ALPHA")
-    assert "apiserver_request_total" not in gates and len(gates) == 4
-
-
 @pytest.mark.parametrize("metrics, version, allowed, reason", [
-    (METRICS_1_33, "v1.33.1", True, "is on (BETA)"),                                  # beta, on by default
-    (METRICS_1_33.replace('AllowZero",stage="BETA"} 1', 'AllowZero",stage="ALPHA"} 0'), "v1.32.0", False, "is off (ALPHA)"),
-    (METRICS_1_33.replace('AllowZero",stage="BETA"} 1', 'AllowZero",stage=""} 1'), "v1.34.0", True, "is on (GA)"),
-    ('kubernetes_feature_enabled{name="AllAlpha",stage="ALPHA"} 0\n', "v1.37.2", True, "graduated in v1.34 and was removed"),
-    ('kubernetes_feature_enabled{name="AllAlpha",stage="ALPHA"} 0\n', "v1.31.4", False, "came in v1.32"),
+    (METRICS_1_33, "v1.33.1", True, "on, beta on this API server"),                   # beta, on by default
+    (METRICS_1_33.replace('AllowZero",stage="BETA"} 1', 'AllowZero",stage="ALPHA"} 0'), "v1.32.0", False, "off, alpha"),
+    (METRICS_1_33.replace('AllowZero",stage="BETA"} 1', 'AllowZero",stage=""} 1'), "v1.34.0", True, "on, GA"),
+    ('kubernetes_feature_enabled{name="AllAlpha",stage="ALPHA"} 0\n', "v1.37.2", True, "GA since v1.34"),   # removed since
+    ('kubernetes_feature_enabled{name="AllAlpha",stage="ALPHA"} 0\n', "v1.31.4", False, "does not exist before v1.32"),
 ])
 def test_a_zero_second_sleep_is_allowed_as_the_gate_or_its_absence_says(metrics, version, allowed, reason):
-    got, why = features.sleep_zero(features.gates(metrics), version)
+    got, why = features.sleep_zero(featuregates.read(metrics), version)
     assert got is allowed and reason in why
 
 
 def test_without_any_gate_in_the_metrics_absence_means_nothing():
     with pytest.raises(KubelabError, match="no feature gates"):
-        features.sleep_zero(features.gates("apiserver_request_total 1\n"), "v1.37.2")
+        features.sleep_zero(featuregates.read("apiserver_request_total 1\n"), "v1.37.2")
 
 
 def test_the_changed_lines_of_a_kubectl_diff():

@@ -8,6 +8,7 @@
     endpoints.plot(rec, marks, title)                     # the three conditions over time
     endpoints.addressed_pods(lab, "many", addresses, {"app": "many"}, node)   # Pods no node runs, with an IP
     endpoints.legacy_count(lab.get("endpoints", "many"))  # addresses in a legacy Endpoints object
+    endpoints.remove_pods(lab, "app=many")                # all of them, in one request
 
 `addressed_pods` makes Pods bound to a Node object that no kubelet serves (so nothing runs them)
 and writes a Pod IP into their status, as a kubelet would: the controllers that read Pods
@@ -198,8 +199,7 @@ def addressed_pods(lab, prefix: str, addresses: list[str], labels: dict[str, str
                    workers: int = 8) -> list[str]:
     """One Pod per address, named <prefix>-0000..., bound to `node` (a Node object no kubelet serves,
     so nothing runs them or rewrites their status) and tolerating its taints, with the address
-    written into status.podIP/podIPs as a kubelet would. Returns their names. Remove them with
-    `kubectl delete pods -l ... --grace-period=0 --force` (no kubelet is there to confirm a graceful delete)."""
+    written into status.podIP/podIPs as a kubelet would. Returns their names; `remove_pods` deletes them."""
     from .pinned import PAUSE
     lab.resource("v1/Pod"), lab.resource("pods")   # resolved once, before the threads share them
 
@@ -220,3 +220,12 @@ def legacy_count(endpoints_object: dict | None) -> int:
     """How many addresses, ready or not, a legacy Endpoints object lists (0 for None)."""
     return sum(len(s.get("addresses") or []) + len(s.get("notReadyAddresses") or [])
                for s in (endpoints_object or {}).get("subsets") or [])
+
+
+def remove_pods(lab, selector: str) -> int:
+    """Delete every Pod of the lab's namespace that matches `selector`, in one request (a delete
+    collection) and at once (gracePeriodSeconds 0: no kubelet is there to confirm a graceful
+    delete of Pods bound to a Node none serves). Returns how many went."""
+    deleted = lab.dynamic.delete(lab.resource("pods"), namespace=lab.namespace, label_selector=selector,
+                                 body={"gracePeriodSeconds": 0})
+    return len((deleted.to_dict() if hasattr(deleted, "to_dict") else deleted or {}).get("items") or [])

@@ -128,3 +128,22 @@ def test_the_addresses_a_legacy_endpoints_object_lists():
     assert endpoints.legacy_count(None) == 0
     assert endpoints.legacy_count({"subsets": [{"addresses": [{"ip": "a"}, {"ip": "b"}], "notReadyAddresses": [{"ip": "c"}]},
                                                {"addresses": [{"ip": "d"}]}]}) == 4
+
+
+def test_pods_are_removed_in_one_request_without_grace():
+    calls = []
+
+    class Dynamic:
+        def delete(self, resource, namespace=None, label_selector=None, body=None):
+            calls.append((resource, namespace, label_selector, body))
+            return {"items": [{}, {}]}
+
+    class Lab:
+        namespace = "lab"
+        dynamic = Dynamic()
+
+        def resource(self, kind):
+            return kind
+
+    assert endpoints.remove_pods(Lab(), "app=many") == 2
+    assert calls == [("pods", "lab", "app=many", {"gracePeriodSeconds": 0})]

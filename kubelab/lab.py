@@ -336,7 +336,11 @@ class Lab:
         return Node(self.cluster, full)
 
     def nodes(self) -> list[dict]:
-        return self.list("nodes")
+        """The cluster's Nodes, less Node objects another run made for its own experiment (a Node no
+        kubelet serves, labelled with that run's namespace): runs side by side do not see them."""
+        from .namespaces import RUN_NAMESPACE
+        return [n for n in self.list("nodes")
+                if n["metadata"].get("labels", {}).get(RUN_NAMESPACE, self.namespace) == self.namespace]
 
     def scratch_dir(self, node: str, name: str = "data", mode: str = "0755") -> str:
         """A fresh, empty directory on a node ('worker', or a full node name), for hostPath and

@@ -533,3 +533,14 @@ def test_a_node_that_will_not_freeze_at_once_is_frozen_on_a_later_attempt(monkey
     monkeypatch.setattr(kind, "run", lambda argv, doing, timeout=None: (_ for _ in ()).throw(KubelabError(f"{doing} failed: no such container")))
     with pytest.raises(KubelabError, match="no such container"):   # other errors are not retried
         cluster._freeze("worker", "kubelab-freezetest-worker")
+
+
+def test_a_run_does_not_see_the_nodes_another_run_made():
+    from kubelab.lab import Lab
+    nodes = [{"metadata": {"name": "worker", "labels": {}}},
+             {"metadata": {"name": "run-a-nowhere", "labels": {"kubelab.dev/run-namespace": "run-a"}}},
+             {"metadata": {"name": "run-b-nowhere", "labels": {"kubelab.dev/run-namespace": "run-b"}}}]
+    lab = Lab.__new__(Lab)
+    lab.namespace = "run-b"
+    lab.list = lambda kind: nodes
+    assert [n["metadata"]["name"] for n in lab.nodes()] == ["worker", "run-b-nowhere"]

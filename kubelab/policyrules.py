@@ -10,7 +10,9 @@ the node has `nft`, its whole nftables ruleset, as lines with packet counters re
 two readings differ only where rules changed. `engine` names the enforcement from what it finds:
 kubelab's offline kindnetd writes iptables chains `KINDNET-NP…` and `KNP-…`
 (clusters/offline/go/cmd/kindnetd/policy.go); stock kind's kindnetd (v0.24 and later) enforces
-through kube-network-policies, which keeps its rules in the nftables table `kube-network-policies`.
+through kube-network-policies, which keeps its rules (and sets of the selected Pods' addresses,
+`podips-v4`/`podips-v6`) in an nftables table: `kindnet-network-policies` as kindnetd names it,
+`kube-network-policies` when the project runs on its own.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from __future__ import annotations
 import re
 
 ENGINES = (
-    ("kube-network-policies", re.compile(r"^table \S+ kube-network-policies\b"),
-     "kube-network-policies (nftables table kube-network-policies), as in stock kind's kindnetd"),
+    ("kube-network-policies", re.compile(r"^table \S+ (kindnet|kube)-network-policies\b"),
+     "kube-network-policies (its nftables table), as in stock kind's kindnetd"),
     ("kubelab-kindnetd", re.compile(r"^:(KINDNET-NP|KNP-)"),
      "kubelab's offline kindnetd (its own iptables chains KINDNET-NP and KNP-*)"),
 )

@@ -45,6 +45,8 @@ def test_addresses_match_whole():
 def test_engine_named_from_what_is_found():
     assert policyrules.engine(policyrules.lines(KINDNETD))[0] == "kubelab-kindnetd"
     assert policyrules.engine(policyrules.lines(NFT))[0] == "kube-network-policies"
+    as_in_kind = NFT.replace("table inet kube-network-policies", "table inet kindnet-network-policies")   # kind's kindnetd names its table so
+    assert policyrules.engine(policyrules.lines(as_in_kind))[0] == "kube-network-policies"
     assert policyrules.engine(policyrules.lines("*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n")) is None
 
 

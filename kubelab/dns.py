@@ -54,3 +54,18 @@ def caching(settings: dict) -> str:
         return (f"CoreDNS caches {' and '.join(kept)} answers for cluster names for up to {settings['cache_seconds']} s, "
                 f"and hands them out with a TTL of at most {ttl} s")
     return f"CoreDNS has no cache plugin: every answer comes fresh from its watch, with a TTL of {ttl} s"
+
+
+def cache_covers(corefile: str, name: str, kind: str = "success") -> bool:
+    """Whether CoreDNS's `cache` plugin keeps `kind` (success or denial) answers for `name`: the
+    Corefile has a cache plugin, and no `disable <kind> <zones...>` line lists a zone the name lies in.
+    A PTR name such as 222.103.96.10.in-addr.arpa. is outside `disable ... cluster.local`."""
+    if not re.search(r"^\s*cache(\s|$)", corefile, re.M):
+        return False
+    fqdn = name.rstrip(".").lower()
+    for zones in re.findall(rf"^\s*disable\s+{kind}\s+([^\n]*)", corefile, re.M):
+        for zone in zones.split():
+            zone = zone.rstrip(".").lower()
+            if fqdn == zone or fqdn.endswith("." + zone):
+                return False
+    return True

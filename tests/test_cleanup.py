@@ -40,7 +40,8 @@ def test_node_changes_are_undone_by_gc_after_the_run_is_gone(cluster):
     if images_before.get(unused) not in node.images_in_use():
         node.sh(f"crictl rmi {unused}")
         assert unused not in node.images()
-    assert sorted(gc.changed_nodes(cluster)[node.name]) == ["added images", "images", "kubelet configuration", "runtime handlers"]
+    assert sorted(gc.changed_nodes(cluster)[node.name]) == ["added images", "images", "kubelet configuration",
+                                                            "runtime handler logs", "runtime handlers"]
 
     # The process that made the changes is gone: gc puts it all back once no run is alive. (Other
     # tests' namespaces, deleted without waiting, may still be going: gc rightly waits for them.)
@@ -50,6 +51,7 @@ def test_node_changes_are_undone_by_gc_after_the_run_is_gone(cluster):
     assert node.images() == images_before
     assert node.kubelet_config()["imageMaximumGCAge"] == "0s"
     assert node.sh("cat /etc/containerd/config.toml") == config_before and not node.sh("ls /usr/local/bin/ | grep kubelab- || true")
+    assert not node.sh("ls /var/log/ | grep kubelab- || true")      # the handler's log went with it
     assert gc.changed_nodes(cluster) == {}
 
 

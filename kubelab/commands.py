@@ -9,7 +9,6 @@ answer with their exit code (and rollout status with how long it blocked), so th
 
 from __future__ import annotations
 
-import shlex
 import subprocess
 import time
 from dataclasses import dataclass
@@ -32,11 +31,7 @@ class Run:
 def kubectl(lab, command: str | list[str], input: str | None = None, timeout: float = 300) -> Run:
     """Run kubectl in the lab's namespace (unless the command names one); never raises on a
     non-zero exit: the exit code is the result."""
-    args = shlex.split(command) if isinstance(command, str) else list(command)
-    if args and args[0] == "kubectl":
-        args = args[1:]
-    if not any(a in ("-n", "--namespace", "-A", "--all-namespaces") or a.startswith("--namespace=") for a in args):
-        args = ["-n", lab.namespace, *args]
+    args = lab.kubectl_args(command)
     started = time.time()
     result = subprocess.run(lab.cluster.kubectl_command(*args), capture_output=True, text=True, input=input, timeout=timeout)
     return Run(" ".join(["kubectl", *args]), result.returncode, result.stdout, result.stderr, started, time.time())

@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .errors import KubelabError
+
 LINE = re.compile(r'^kubernetes_feature_enabled\{(?P<labels>[^}]*)\}\s+(?P<value>[0-9.eE+-]+)\s*$', re.MULTILINE)
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
@@ -43,7 +45,11 @@ def read(metrics_text: str) -> dict[str, Gate]:
 def state(gates: dict[str, Gate], name: str, minor: int, alpha: int, beta: int | None, ga: int | None) -> tuple[bool, str]:
     """(is the feature on, how we know) for Kubernetes v1.<minor>: the gate as the component
     reports it when it lists it; otherwise from the feature's history (alpha, beta and GA
-    releases): off before it existed, on once GA (its gate since removed)."""
+    releases): off before it existed, on once GA (its gate since removed). Metrics that list no
+    gate at all say nothing about a missing one, so they are refused."""
+    if not gates:
+        raise KubelabError("no feature gates in the component's /metrics: the absence of a gate would mean nothing",
+                           "read the metrics with a user allowed to (get --raw /metrics)")
     if name in gates:
         return gates[name].enabled, f"feature gate {name} {gates[name].describe()} on this API server"
     if ga is not None and minor >= ga:

@@ -286,11 +286,7 @@ class Lab:
         with the API server's "Warning:" lines, as a terminal would. Returns its stdout (a str) with
         `.warnings` and `.ok`; with check=False, a failed command's stderr follows it (what it
         refused). `input` is sent to its stdin (e.g. "apply -f -")."""
-        args = shlex.split(command) if isinstance(command, str) else list(command)
-        if args and args[0] == "kubectl":
-            args = args[1:]
-        if not any(a in ("-n", "--namespace", "-A", "--all-namespaces") or a.startswith("--namespace=") for a in args):
-            args = ["-n", self.namespace, *args]
+        args = self.kubectl_args(command)
         result = subprocess.run(self.cluster.kubectl_command(*args), capture_output=True, text=True, timeout=300, input=input)
         warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
         out = KubectlOutput(result.stdout + (result.stderr if result.returncode else ""))
@@ -300,6 +296,16 @@ class Lab:
         if check and result.returncode != 0:
             raise KubelabError(f"kubectl {' '.join(args)} failed (exit {result.returncode}): {result.stderr.strip()}")
         return out
+
+    def kubectl_args(self, command: str | list[str]) -> list[str]:
+        """kubectl's arguments for `command` (with or without a leading "kubectl"), in this lab's
+        namespace unless the command names one or asks for all."""
+        args = shlex.split(command) if isinstance(command, str) else list(command)
+        if args and args[0] == "kubectl":
+            args = args[1:]
+        if not any(a in ("-n", "--namespace", "-A", "--all-namespaces") or a.startswith("--namespace=") for a in args):
+            args = ["-n", self.namespace, *args]
+        return args
 
     def exec(self, pod: str, command: str, container: str | None = None, namespace: str | None = None,
              check: bool = True, quiet: bool = True) -> "KubectlOutput":
@@ -318,9 +324,7 @@ class Lab:
     @contextmanager
     def kubectl_background(self, command: str):
         """A kubectl command left running while the block runs (e.g. `logs -f`), then stopped."""
-        args = shlex.split(command)
-        if not any(a in ("-n", "--namespace", "-A") for a in args):
-            args = ["-n", self.namespace, *args]
+        args = self.kubectl_args(command)
         process = subprocess.Popen(self.cluster.kubectl_command(*args), stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True)
         try:

@@ -53,8 +53,11 @@ def test_a_kubectl_run_keeps_its_exit_code_output_and_times_and_names_the_namesp
             self.args = args
             return ["sh", "-c", "echo 'deployment \"stuck\" waiting'; echo 'error: exceeded its progress deadline' >&2; exit 1"]
 
+    from kubelab.lab import Lab as RealLab
+
     class Lab:
         namespace, cluster = "ns1", Cluster()
+        kubectl_args = RealLab.kubectl_args     # the namespace rule is the lab's own
     run = commands.kubectl(Lab(), "kubectl rollout status deployment/stuck")
     assert (run.exit_code, run.out, run.err) == (1, 'deployment "stuck" waiting\n', "error: exceeded its progress deadline\n")
     assert Lab.cluster.args == ("-n", "ns1", "rollout", "status", "deployment/stuck") and run.ended >= run.started

@@ -9,7 +9,7 @@ KUBELAB := $(BIN)/kubelab
 ## demo: prepare the host, bring up the default cluster, show it, run the tour notebook on it and
 ## build the website from that run (out/site/index.html)
 demo: host venv up
-	$(BIN)/python -m kubelab.demo
+	$(BIN)/python -m kubelab.cli.demo
 	$(KUBELAB) run 00
 	$(KUBELAB) site
 

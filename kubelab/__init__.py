@@ -12,6 +12,17 @@ node(...).sh, record. Also here: the pinned images every cluster has (kubelab.AG
 PAUSE, DNSUTILS, KUBERNETES_VERSION), judging objects (is_ready, readiness, terminal_state), and the
 closing table of a notebook (summary_table).
 Imports are lazy so `import kubelab` stays fast.
+
+The package's folders are its layers, each importing only the ones below it (checked by
+import-linter in `make test`; see [tool.importlinter] in pyproject.toml):
+
+    kubelab.cli       the kubelab command (and demo, doctor, gc)
+    kubelab.site      the website built from executed notebooks
+    kubelab.runner    running notebooks as tests: lanes, stable outputs, coverage, provenance
+    kubelab.helpers   what notebooks import to observe and analyse (spans, times, dns, certs, ...)
+    kubelab.lab       the notebook's handle (Lab), checks and their ledger, waits, recorders
+    kubelab.cluster   backends, nodes, add-ons, images and the offline build
+    kubelab.core      errors, paths, progress, the spec, readiness, quantities
 """
 
 __version__ = "0.1.0"
@@ -22,14 +33,16 @@ __all__ = ["connect", "extra_cluster", "check", "expect", "expect_error", "expec
 
 # name -> the module (relative to kubelab) that defines it; imported on first use.
 _LAZY = {
-    "connect": "lab", "extra_cluster": "lab",
-    "check": "checks", "expect": "checks", "expect_error": "checks", "expect_absent": "checks", "skipped": "checks", "field": "checks",
-    "requires": "probes", "probe": "probes",
-    "KubelabError": "errors",
-    "WaitTimeout": "waits",
-    "is_ready": "readiness", "readiness": "readiness", "terminal_state": "readiness",
-    "AGNHOST": "pinned", "BUSYBOX": "pinned", "PAUSE": "pinned", "DNSUTILS": "pinned", "KUBERNETES_VERSION": "pinned",
-    "summary_table": "report", "Summary": "report",
+    "connect": "lab.lab", "extra_cluster": "lab.lab",
+    "check": "lab.checks", "expect": "lab.checks", "expect_error": "lab.checks", "expect_absent": "lab.checks",
+    "skipped": "lab.checks", "field": "lab.checks",
+    "requires": "lab.probes", "probe": "lab.probes",
+    "KubelabError": "core.errors",
+    "WaitTimeout": "lab.waits",
+    "is_ready": "core.readiness", "readiness": "core.readiness", "terminal_state": "core.readiness",
+    "AGNHOST": "cluster.pinned", "BUSYBOX": "cluster.pinned", "PAUSE": "cluster.pinned", "DNSUTILS": "cluster.pinned",
+    "KUBERNETES_VERSION": "cluster.pinned",
+    "summary_table": "lab.report", "Summary": "lab.report",
 }
 
 

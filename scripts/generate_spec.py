@@ -9,7 +9,7 @@
 questions.md lists, per section of the learner's study log (the seed), the claims a notebook must
 demonstrate (`- C-SLUG-n: ...`) and the learner's questions (`- **Q-SLUG-n**: ...`), and ends with
 a table assigning every section to one of 16 notebooks. This script is the only thing that reads
-../shared: kubelab and its tests read the JSON it writes (`kubelab.spec.load()`), and the tests
+../shared: kubelab and its tests read the JSON it writes (`kubelab.core.spec.load()`), and the tests
 read the seed's copy it writes next to it (`seed.ja.md`, byte for byte the learner's file, so its
 line numbers are the spec's `L…`) to check that every quote in the notebooks is the learner's words.
 

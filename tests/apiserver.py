@@ -29,7 +29,7 @@ SERVICE_RANGE = "10.96.0.0/16"
 
 def binaries() -> tuple[Path, Path] | None:
     """(kubernetes bin folder, etcd bin folder) of a finished offline build, or None."""
-    from kubelab.offline.build import built_binary
+    from kubelab.cluster.offline.build import built_binary
     found = [built_binary("kubernetes", "kube-apiserver"), built_binary("kubernetes", "kube-controller-manager"),
              built_binary("etcd", "etcd")]
     return (found[0].parent, found[2].parent) if all(found) else None
@@ -227,7 +227,7 @@ def control_plane(tmp_path_factory):
 @pytest.fixture(scope="session")
 def api_lab(control_plane):
     """A Lab on the test control plane, in its own run namespace."""
-    from kubelab.lab import Lab
+    from kubelab.lab.lab import Lab
     lab = Lab(LocalCluster(control_plane), "api-test", notebook="pytest")
     lab.create_namespace()
     return lab

@@ -3,7 +3,7 @@ import uuid
 import pytest
 
 from kubelab.cluster import KindCluster
-from kubelab.lab import Lab
+from kubelab.lab.lab import Lab
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +24,7 @@ def namespace(cluster):
 
 # -- the notebooks run in the background while the other tests run ------------------------------
 #
-# The scheduler (kubelab.schedule) starts once collection is done, so the notebooks' minutes of
+# The scheduler (kubelab.runner.schedule) starts once collection is done, so the notebooks' minutes of
 # waiting (a node failure takes six) overlap the unit and cluster tests. Tests that disturb the
 # default cluster are marked `disturbs` and wait until the notebooks that share it are done.
 
@@ -51,7 +51,8 @@ def pytest_collection_finish(session):
     global NOTEBOOK_RUN
     if session.config.option.collectonly or not any(_runs_notebooks(item) for item in session.items):
         return
-    from kubelab import notebooks, prepare, schedule
+    from kubelab.runner import notebooks, schedule
+    from kubelab.cluster import prepare
     echo = _around_capture(session.config)
     # Everything the notebooks and tests will bring up or install, built before any of them starts
     # (`make test` has done it already: then this only finds it cached).
@@ -91,7 +92,7 @@ def pytest_terminal_summary(terminalreporter):
     """After the tests: the notebooks' table and the coverage totals, when notebooks ran."""
     if NOTEBOOK_RUN is None or not NOTEBOOK_RUN.outcomes:
         return
-    from kubelab import coverage, notebooks, schedule
+    from kubelab.runner import coverage, notebooks, schedule
     terminalreporter.section("notebooks")
     terminalreporter.write_line(schedule.table(NOTEBOOK_RUN.outcomes))
     terminalreporter.write_line(f"(also in {notebooks.out_dir() / 'summary.json'})")

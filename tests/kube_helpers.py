@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from kubelab.cluster import KindCluster
-from kubelab.pinned import AGNHOST
+from kubelab.cluster.pinned import AGNHOST
 
 
 def apply(cluster: KindCluster, namespace: str, manifest: str) -> None:

@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 
-from kubelab import addons
-from kubelab.errors import KubelabError
-from kubelab.offline.pins import load as load_pins
+from kubelab.cluster import addons
+from kubelab.core.errors import KubelabError
+from kubelab.cluster.offline.pins import load as load_pins
 
 from kube_helpers import SERVICE, server
 
@@ -33,7 +33,7 @@ def test_an_unknown_addon_says_which_there_are():
 @pytest.mark.cluster
 @pytest.mark.disturbs   # an APIService that is not yet available breaks discovery for runs beside it
 def test_metrics_server_installs_with_one_call_and_kubectl_top_answers(cluster):
-    from kubelab.lab import Lab
+    from kubelab.lab.lab import Lab
     lab = Lab(cluster, f"t-{uuid.uuid4().hex[:8]}")
     try:
         lab.addon("metrics-server")
@@ -48,8 +48,8 @@ def test_metrics_server_installs_with_one_call_and_kubectl_top_answers(cluster):
 def test_kube_state_metrics_lists_the_tests_deployment(cluster, namespace):
     import time
 
-    from kubelab.lab import Lab
-    from kubelab.pinned import PAUSE
+    from kubelab.lab.lab import Lab
+    from kubelab.cluster.pinned import PAUSE
     lab = Lab(cluster, namespace)
     try:
         lab.addon("kube-state-metrics")
@@ -78,7 +78,7 @@ spec:
 @pytest.mark.cluster
 @pytest.mark.disturbs   # new and removed API groups change discovery for runs beside it
 def test_gateway_api_crds_come_from_the_module_and_wait_for_a_controller(cluster, namespace):
-    from kubelab.lab import Lab
+    from kubelab.lab.lab import Lab
     lab = Lab(cluster, namespace)
     try:
         lab.addon("gateway-api")
@@ -102,10 +102,10 @@ spec:
 
 @pytest.mark.cluster
 def test_an_image_pushed_from_this_machine_is_pulled_by_a_pod_from_the_registry_addon(cluster, namespace, tmp_path):
-    from kubelab import registry
-    from kubelab.lab import Lab
-    from kubelab.offline import oci
-    from kubelab.offline.build import builder
+    from kubelab.cluster import registry
+    from kubelab.lab.lab import Lab
+    from kubelab.cluster.offline import oci
+    from kubelab.cluster.offline.build import builder
     lab = Lab(cluster, namespace)
     try:
         lab.addon("registry")
@@ -137,7 +137,7 @@ def test_one_controller_routes_an_ingress_and_an_httproute_to_a_service(cluster,
     import time
     import urllib.request
 
-    from kubelab.lab import Lab
+    from kubelab.lab.lab import Lab
     lab = Lab(cluster, namespace)
     try:
         lab.addon("traefik")

@@ -7,12 +7,12 @@ import uuid
 
 import pytest
 
-from kubelab import times
-from kubelab.checks import expect_error
-from kubelab.lab import Lab, WaitTimeout
-from kubelab.namespaces import RUN_NAMESPACE, close_run, delete_run_objects
-from kubelab.readiness import readiness, terminal_state
-from kubelab.recorder import Event, Recorder
+from kubelab.helpers import times
+from kubelab.lab.checks import expect_error
+from kubelab.lab.lab import Lab, WaitTimeout
+from kubelab.lab.namespaces import RUN_NAMESPACE, close_run, delete_run_objects
+from kubelab.core.readiness import readiness, terminal_state
+from kubelab.lab.recorder import Event, Recorder
 
 
 def unique(prefix: str) -> str:
@@ -82,7 +82,7 @@ def test_an_error_in_the_predicate_is_raised_at_once(api_lab):
 
 def test_wait_for_retries_api_errors_and_raises_the_rest():
     from kubernetes.client.exceptions import ApiException
-    from kubelab.waits import wait_for
+    from kubelab.lab.waits import wait_for
     answers = iter([ApiException(status=503, reason="ServiceUnavailable"), "ok"])
 
     def flaky():
@@ -226,7 +226,7 @@ def test_watches_resume_where_they_ended_and_list_again_only_on_410_gone():
     from types import SimpleNamespace
 
     from kubernetes.client.exceptions import ApiException
-    from kubelab.waits import list_and_watch
+    from kubelab.lab.waits import list_and_watch
 
     listings = iter([{"metadata": {"resourceVersion": "1"}, "items": [{"metadata": {"name": "a"}}]},
                      {"metadata": {"resourceVersion": "9"}, "items": []}])

@@ -1,10 +1,10 @@
-"""kubelab.certs: a throwaway CA and server certificate, checked by a real TLS handshake."""
+"""kubelab.helpers.certs: a throwaway CA and server certificate, checked by a real TLS handshake."""
 
 import socket
 import ssl
 import threading
 
-from kubelab import certs
+from kubelab.helpers import certs
 
 
 def test_an_issued_certificate_is_trusted_for_its_names_only(tmp_path):

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from kubelab import gc
-from kubelab.errors import KubelabError
-from kubelab.lab import Lab, close_run
-from kubelab.node import CONTROLLER_TAINTS, Node
+from kubelab.cli import gc
+from kubelab.core.errors import KubelabError
+from kubelab.lab.lab import Lab, close_run
+from kubelab.cluster.node import CONTROLLER_TAINTS, Node
 
 from kube_helpers import wait_for
 
@@ -87,7 +87,7 @@ def scheduling(cluster) -> dict[str, tuple]:
 
 @pytest.mark.disturbs
 def test_a_notebook_that_fails_after_changing_nodes_leaves_nothing_behind(cluster, tmp_path, monkeypatch):
-    from kubelab import notebooks
+    from kubelab.runner import notebooks
     monkeypatch.setenv("KUBELAB_OUT", str(tmp_path))
     monkeypatch.setattr(notebooks, "remember", lambda result: None)   # a test notebook has no history to keep
     worker2 = Node(cluster, f"{cluster.name}-worker2")

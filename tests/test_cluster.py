@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from kubelab.lab import is_ready
-from kubelab.node import Node
-from kubelab.offline.pins import load as load_pins
+from kubelab.lab.lab import is_ready
+from kubelab.cluster.node import Node
+from kubelab.cluster.offline.pins import load as load_pins
 
 from kube_helpers import SERVICE, apply, pods, server, wait_for
 
@@ -275,7 +275,7 @@ def unallocated_service_address(cluster) -> str:
 def test_nothing_a_cluster_sends_leaves_this_machine(cluster, namespace):
     """A Pod's connection to a ClusterIP no rule claims is routed by its node to the host's default
     gateway; kubelab's containment rule refuses it there instead of letting it out."""
-    from kubelab import containment
+    from kubelab.cluster import containment
     if cluster.choice.mode != "offline":
         pytest.skip("the containment rule is set only for clusters with offline images; stock ones pull from registries")
     before = containment.rules()
@@ -299,7 +299,7 @@ def test_a_name_outside_the_cluster_is_answered_on_this_machine_at_once(cluster,
     redirects those queries to kubelab's responder on this host, which answers NXDOMAIN."""
     import uuid
 
-    from kubelab import containment
+    from kubelab.cluster import containment
     if cluster.choice.mode != "offline":
         pytest.skip("the containment rules are set only for clusters with offline images")
     before = sum(r.packets for r in containment.rules(table="nat"))

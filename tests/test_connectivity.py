@@ -1,6 +1,6 @@
-"""kubelab.connectivity: one exec per source Pod, its output read into a matrix."""
+"""kubelab.helpers.connectivity: one exec per source Pod, its output read into a matrix."""
 
-from kubelab import connectivity
+from kubelab.helpers import connectivity
 
 
 class FakeLab:

@@ -1,6 +1,6 @@
-"""kubelab.dataplane: iptables-save text as kube-proxy writes it, parsed into each Service's path."""
+"""kubelab.helpers.dataplane: iptables-save text as kube-proxy writes it, parsed into each Service's path."""
 
-from kubelab import dataplane
+from kubelab.helpers import dataplane
 
 SAVED = """\
 *nat

@@ -1,6 +1,6 @@
-"""kubelab.dns: dig answers and the Corefile, parsed."""
+"""kubelab.helpers.dns: dig answers and the Corefile, parsed."""
 
-from kubelab import dns
+from kubelab.helpers import dns
 
 DIG = """\
 ; <<>> DiG 9.18 <<>> +noall +answer database.lab.svc.cluster.local

@@ -1,4 +1,4 @@
-from kubelab import dns
+from kubelab.helpers import dns
 
 KIND = """.:53 {
     errors

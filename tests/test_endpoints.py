@@ -1,9 +1,9 @@
-"""kubelab.endpoints (an EndpointSlice walked field by field, endpoint conditions from a watch, Pods
-at addresses of our choosing) and what notebook 05 added to kubelab.dataplane and kubelab.dns."""
+"""kubelab.helpers.endpoints (an EndpointSlice walked field by field, endpoint conditions from a watch, Pods
+at addresses of our choosing) and what notebook 05 added to kubelab.helpers.dataplane and kubelab.helpers.dns."""
 
 import time
 
-from kubelab import dataplane, dns, endpoints
+from kubelab.helpers import dataplane, dns, endpoints
 
 SERVICE = {"metadata": {"name": "web", "uid": "svc-uid"},
            "spec": {"ipFamilies": ["IPv4"], "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]}}

@@ -15,10 +15,10 @@ import uuid
 
 import pytest
 
-from kubelab import probes
+from kubelab.lab import probes
 from kubelab.cluster import ExistingCluster, KindCluster, NodeAccessUnavailable
-from kubelab.lab import Lab, close_run
-from kubelab.node import Node, restore_nodes
+from kubelab.lab.lab import Lab, close_run
+from kubelab.cluster.node import Node, restore_nodes
 
 pytestmark = pytest.mark.cluster
 
@@ -74,7 +74,7 @@ def test_an_existing_cluster_is_used_through_its_kubeconfig_only(solo):
 
 
 def test_every_notebook_passes_or_says_what_the_cluster_lacks(solo, tmp_path, monkeypatch):
-    from kubelab import notebooks
+    from kubelab.runner import notebooks
     monkeypatch.setenv("KUBELAB_OUT", str(tmp_path))
     monkeypatch.setattr(notebooks, "remember", lambda result: None)   # not the notebooks' history on the real cluster
     before = namespaces(solo)

@@ -1,6 +1,6 @@
-"""kubelab.fakenode's parsers, on objects as the API server stored them (recorded from a kind cluster, v1.37)."""
+"""kubelab.helpers.fakenode's parsers, on objects as the API server stored them (recorded from a kind cluster, v1.37)."""
 
-from kubelab import fakenode
+from kubelab.helpers import fakenode
 
 NEW_NODE = {"metadata": {"name": "x"}, "spec": {"taints": [{"effect": "NoSchedule", "key": "node.kubernetes.io/not-ready"}]}}
 LATER = {"spec": {"taints": [{"effect": "NoSchedule", "key": "node.kubernetes.io/unreachable", "timeAdded": "2026-12-07T18:00:00Z"},

@@ -3,8 +3,8 @@ cannot be produced on one cluster), and kubectl runs whose exit code is the answ
 
 import pytest
 
-from kubelab import commands, featuregates, features
-from kubelab.errors import KubelabError
+from kubelab.helpers import commands, featuregates, features
+from kubelab.core.errors import KubelabError
 
 # As kube-apiserver v1.33 prints them (trimmed): the zero-second sleep gate is there, in beta.
 METRICS_1_33 = """# HELP kubernetes_feature_enabled [BETA] This metric records the data about the stage and enablement of a k8s feature.
@@ -53,7 +53,7 @@ def test_a_kubectl_run_keeps_its_exit_code_output_and_times_and_names_the_namesp
             self.args = args
             return ["sh", "-c", "echo 'deployment \"stuck\" waiting'; echo 'error: exceeded its progress deadline' >&2; exit 1"]
 
-    from kubelab.lab import Lab as RealLab
+    from kubelab.lab.lab import Lab as RealLab
 
     class Lab:
         namespace, cluster = "ns1", Cluster()

@@ -1,8 +1,8 @@
-"""kubelab.gatewayapi, kubelab.featuregates and connectivity.covering_block, on recorded values."""
+"""kubelab.helpers.gatewayapi, kubelab.helpers.featuregates and connectivity.covering_block, on recorded values."""
 
 import pytest
 
-from kubelab import connectivity, featuregates, gatewayapi
+from kubelab.helpers import connectivity, featuregates, gatewayapi
 
 # What the standard channel's HTTPRoute CRD (v1.6.1) says of its filters, cut down to the part read.
 HTTPROUTE_CRD = {

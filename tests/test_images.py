@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from kubelab.lab import Lab
-from kubelab.offline.pins import load as load_pins
+from kubelab.lab.lab import Lab
+from kubelab.cluster.offline.pins import load as load_pins
 
 from kube_helpers import SERVICE, apply, pods, server, wait_for
 

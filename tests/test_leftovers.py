@@ -9,9 +9,9 @@ import threading
 
 import pytest
 
-from kubelab import leftovers, node as node_module, registry
-from kubelab.errors import KubelabError
-from kubelab.node import Node
+from kubelab.cluster import leftovers, node as node_module, registry
+from kubelab.core.errors import KubelabError
+from kubelab.cluster.node import Node
 
 GREETING = "registry.kubelab.local:5000/kubelab/greeting"
 # `crictl images -o json` as a containerd 1.6 node gives it, trimmed to the fields read
@@ -149,7 +149,7 @@ def test_a_registry_that_is_gone_does_not_keep_the_node_from_being_restored(tmp_
 
 
 def test_the_digest_of_an_archive_is_known_before_it_is_pushed(tmp_path):
-    from kubelab.offline.oci import Image, write_archive
+    from kubelab.cluster.offline.oci import Image, write_archive
     content = tmp_path / "greeting"
     content.write_text("one\n")
     archive = tmp_path / "image.tar"

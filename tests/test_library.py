@@ -4,10 +4,11 @@ import time
 
 import pytest
 
-from kubelab import checks, notebooks
-from kubelab.errors import KubelabError
-from kubelab.lab import is_ready, new_namespace_name, parse_manifest, readiness
-from kubelab.recorder import Event, Recorder
+from kubelab.lab import checks
+from kubelab.runner import notebooks
+from kubelab.core.errors import KubelabError
+from kubelab.lab.lab import is_ready, new_namespace_name, parse_manifest, readiness
+from kubelab.lab.recorder import Event, Recorder
 
 
 def test_manifests_parse_and_bad_yaml_says_where():
@@ -101,7 +102,7 @@ def test_someone_elses_cluster_needs_an_explicit_yes(tmp_path):
 # -- facts a notebook must probe, with the branches tested on recorded probe results ------------
 
 def test_cgroup_version_and_the_files_each_version_has():
-    from kubelab import cgroups
+    from kubelab.helpers import cgroups
     assert cgroups.version_of("cgroup2fs\n") == 2 and cgroups.version_of("tmpfs") == 1
     with pytest.raises(ValueError, match="neither"):
         cgroups.version_of("ext4")
@@ -118,7 +119,7 @@ def test_cgroup_version_and_the_files_each_version_has():
 
 
 def test_allocated_resources_are_read_from_describe_node():
-    from kubelab import describe
+    from kubelab.helpers import describe
     text = """Non-terminated Pods:          (3 in total)
 Allocated resources:
   (Total limits may be over 100 percent, i.e., overcommitted.)
@@ -140,7 +141,7 @@ Events:              <none>
 def test_a_background_timeline_samples_and_surfaces_the_notebooks_own_errors():
     import itertools
 
-    from kubelab.sampling import Timeline
+    from kubelab.lab.sampling import Timeline
     counter = itertools.count()
     with Timeline("a counter", lambda: next(counter), interval=0.05) as timeline:
         t, value = timeline.wait_until(lambda v: v >= 3, "the counter to reach 3", timeout=5)
@@ -156,8 +157,8 @@ def test_a_background_timeline_samples_and_surfaces_the_notebooks_own_errors():
 
 
 def test_the_summary_table_needs_measured_rows(capsys, monkeypatch):
-    from kubelab import ledger
-    from kubelab.report import Summary, UnmeasuredRow, build_table, expand_ids, summary_table
+    from kubelab.lab import ledger
+    from kubelab.lab.report import Summary, UnmeasuredRow, build_table, expand_ids, summary_table
     table = build_table([("Q-ARCH-4", "50 s, then 300 s", "Unknown after 46 s")])
     assert table.rows[0][0].startswith("Q-ARCH-4 What is the real timeline")
     assert "| Q-ARCH-4" in table._repr_markdown_()
@@ -184,7 +185,7 @@ def test_the_summary_table_needs_measured_rows(capsys, monkeypatch):
 
 
 def test_swap_follows_what_the_machine_has():
-    from kubelab import swap
+    from kubelab.helpers import swap
     assert swap.device_bytes("Filename\tType\tSize\tUsed\tPriority\n") == 0      # this project's CI hosts
     laptop = "Filename\tType\tSize\tUsed\tPriority\n/swapfile file 2097148 0 -2\n/dev/zram0 partition 1048572 0 100\n"
     assert swap.device_bytes(laptop) == (2097148 + 1048572) * 1024
@@ -197,7 +198,7 @@ class RecordedNode:
         self.accepts, self.config, self.restored = accepts, {"failSwapOn": False}, False
 
     def reconfigure_kubelet(self, **fields):
-        from kubelab.errors import KubelabError
+        from kubelab.core.errors import KubelabError
         if not self.accepts:
             raise KubelabError("the kubelet on w did not start with {...}: swap feature is enabled and LimitedSwap "
                                "but it is only supported with cgroupv2")
@@ -211,7 +212,7 @@ class RecordedNode:
 
 
 def test_limited_swap_trial_on_recorded_kubelets():
-    from kubelab import swap
+    from kubelab.helpers import swap
     refused = swap.try_limited_swap(RecordedNode(accepts=False))
     assert refused.outcome == swap.expected_outcome(1) and swap.REFUSAL_ON_CGROUP_V1 in refused.message
     node = RecordedNode(accepts=True)
@@ -220,7 +221,7 @@ def test_limited_swap_trial_on_recorded_kubelets():
 
 
 def test_a_negative_check_first_sees_the_positive_case():
-    from kubelab.checks import ExpectationFailed, expect_absent
+    from kubelab.lab.checks import ExpectationFailed, expect_absent
     shown, found = expect_absent("no rule for b", lambda: [], control=lambda: ["rule for a"], control_what="a's rule", timeout=1)
     assert shown == ["rule for a"] and found == []
     with pytest.raises(ExpectationFailed, match="the positive case"):       # the system never acted: no verdict
@@ -230,8 +231,8 @@ def test_a_negative_check_first_sees_the_positive_case():
 
 
 def test_a_skipped_check_is_recorded_with_its_reason(capsys, monkeypatch):
-    from kubelab import ledger
-    from kubelab.checks import skipped
+    from kubelab.lab import ledger
+    from kubelab.lab.checks import skipped
     monkeypatch.setattr(ledger, "_in_memory", [])
     skipped("the host has no IPv6", proves=["C-DUAL-3"])
     assert ledger.checks() == [{"what": "skipped on this cluster: the host has no IPv6", "proves": ["C-DUAL-3"],

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from kubelab import notebooks
+from kubelab.runner import notebooks
 
 NOTEBOOKS = notebooks.discover()
 # `runs` (conftest.py): every notebook's outcome; the scheduler runs them in the background.
@@ -41,7 +41,7 @@ def test_stable_cells_match_the_committed_outputs(notebook, runs):
 @pytest.mark.cluster
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=by_name)
 def test_every_claim_and_question_is_proven_or_declared_not_demonstrable(notebook, runs):
-    from kubelab import coverage
+    from kubelab.runner import coverage
     missing = coverage.compute().missing_for(notebook.name)
     assert not missing, f"{notebook.name}: neither proven in its last run nor declared not demonstrable: {', '.join(missing)}"
 
@@ -73,7 +73,7 @@ def test_interrupted_run_leaves_nothing_for_gc(cluster, tmp_path):
     import sys
     import time
 
-    from kubelab.gc import changed_nodes, leaked_namespaces
+    from kubelab.cli.gc import changed_nodes, leaked_namespaces
 
     nb = NOTEBOOKS[0]
     # Its own output folder: out/ keeps the executed notebooks of the real runs.

@@ -3,8 +3,8 @@ with user-namespace support) are judged here from what such a node shows."""
 
 from types import SimpleNamespace
 
-from kubelab import disruptions, oomkill, userns
-from kubelab.recorder import Event
+from kubelab.helpers import disruptions, oomkill, userns
+from kubelab.lab.recorder import Event
 
 # -- OOM kills: cgroup v1 (this project's CI hosts) and v2 (most laptops) -------------------------
 

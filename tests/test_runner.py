@@ -4,7 +4,8 @@ failed, not run, past its budget), the ledger of checks, the stable-output compa
 import nbformat
 import pytest
 
-from kubelab import ledger, notebooks, schedule, stable
+from kubelab.lab import ledger
+from kubelab.runner import notebooks, schedule, stable
 
 
 def notebook(tmp_path, *sources: str, meta: dict | None = None, name: str = "sample") -> notebooks.Notebook:
@@ -19,7 +20,7 @@ def notebook(tmp_path, *sources: str, meta: dict | None = None, name: str = "sam
 
 def test_a_cell_past_the_budget_fails_with_the_cell_and_what_it_waited_for(tmp_path):
     nb = notebook(tmp_path, "x = 1",
-                  "import time\nfrom kubelab.progress import Progress\n"
+                  "import time\nfrom kubelab.core.progress import Progress\n"
                   "wait = Progress('the moon to rise')\nwait.update('below the horizon')\ntime.sleep(60)",
                   "print('never')", meta={"budget_seconds": 4})
     ended = notebooks.execute(nb, tmp_path / "out.ipynb")
@@ -38,7 +39,7 @@ def test_a_cell_with_no_wait_in_progress_says_what_it_was_running(tmp_path):
 
 
 def test_requirement_not_met_is_not_run_and_an_error_is_failed(tmp_path):
-    missing = notebook(tmp_path, "from kubelab.probes import RequirementNotMet\nraise RequirementNotMet('3 nodes')",
+    missing = notebook(tmp_path, "from kubelab.lab.probes import RequirementNotMet\nraise RequirementNotMet('3 nodes')",
                        name="needs")
     ended = notebooks.execute(missing, tmp_path / "a.ipynb")
     assert ended.status == "not-run" and "3 nodes" in ended.message
@@ -110,7 +111,7 @@ def test_a_kubelab_process_streams_its_lines_and_gives_its_exit_code():
 
 
 def test_a_timeout_after_a_finished_wait_names_that_wait_and_the_cell(tmp_path):
-    nb = notebook(tmp_path, "import time\nfrom kubelab.progress import Progress\n"
+    nb = notebook(tmp_path, "import time\nfrom kubelab.core.progress import Progress\n"
                   "wait = Progress('the add-on to serve')\nwait.done('serving')\ntime.sleep(60)",
                   meta={"budget_seconds": 4})
     ended = notebooks.execute(nb, tmp_path / "out.ipynb")
@@ -119,7 +120,7 @@ def test_a_timeout_after_a_finished_wait_names_that_wait_and_the_cell(tmp_path):
 
 
 def test_lines_sent_to_the_run_log_leave_the_notebook_and_become_the_status(tmp_path, monkeypatch):
-    from kubelab import progress
+    from kubelab.core import progress
     log, status = tmp_path / "run.log", tmp_path / "status"
     monkeypatch.setenv("KUBELAB_RUN_LOG", str(log))
     monkeypatch.setenv("KUBELAB_STATUS", str(status))
@@ -134,8 +135,8 @@ def test_lines_sent_to_the_run_log_leave_the_notebook_and_become_the_status(tmp_
 
 
 def test_a_notebook_may_install_only_the_addons_and_clusters_it_declares(monkeypatch):
-    from kubelab.errors import KubelabError
-    from kubelab.lab import refuse_undeclared
+    from kubelab.core.errors import KubelabError
+    from kubelab.lab.lab import refuse_undeclared
     monkeypatch.delenv("KUBELAB_DECLARED_ADDONS", raising=False)
     refuse_undeclared("addons", "traefik", "lab.addon")   # outside `kubelab run`: anything goes
     monkeypatch.setenv("KUBELAB_DECLARED_ADDONS", "dnsutils")
@@ -148,7 +149,7 @@ def test_a_notebook_may_install_only_the_addons_and_clusters_it_declares(monkeyp
 
 
 def test_what_a_run_needs_is_known_from_the_metadata_without_executing(tmp_path):
-    from kubelab import prepare
+    from kubelab.cluster import prepare
     nb = notebook(tmp_path, "x = 1", meta={"cluster": "default", "extra_clusters": ["dualstack"], "addons": ["traefik"]})
     needs = prepare.of_notebooks([nb])
     assert needs.configs == {"default", "dualstack"}
@@ -171,7 +172,7 @@ def test_every_addon_and_cluster_a_test_uses_is_in_tests_needs():
     import re
     from pathlib import Path
 
-    from kubelab import prepare
+    from kubelab.cluster import prepare
     needs = prepare.of_tests()
     source = "\n".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
     assert set(re.findall(r"lab\.addon\(\"([^\"]+)\"\)", source)) <= needs.addons
@@ -180,7 +181,7 @@ def test_every_addon_and_cluster_a_test_uses_is_in_tests_needs():
 
 
 def test_prepare_shows_the_builds_work_and_counts_what_was_cached():
-    from kubelab.prepare import _QuietWhenCached
+    from kubelab.cluster.prepare import _QuietWhenCached
     shown = []
     echo = _QuietWhenCached(shown.append)
     for line in ["offline build for Kubernetes v1.37.2 (cache: /x)", "  kind: cached", "  node: cached (kindest/node:v1.37.2)",
@@ -192,7 +193,7 @@ def test_prepare_shows_the_builds_work_and_counts_what_was_cached():
 
 
 def test_under_a_run_a_wait_leaves_one_line_in_the_notebook(tmp_path, monkeypatch, capsys):
-    from kubelab.progress import Progress
+    from kubelab.core.progress import Progress
     log = tmp_path / "run.log"
     monkeypatch.setenv("KUBELAB_RUN_LOG", str(log))
     monkeypatch.setenv("KUBELAB_PROGRESS", "plain")

@@ -12,8 +12,9 @@ from urllib.parse import urldefrag, urlparse
 import nbformat
 import pytest
 
-from kubelab import notebooks, site
-from kubelab.errors import KubelabError
+from kubelab.runner import notebooks
+from kubelab import site
+from kubelab.core.errors import KubelabError
 from kubelab.site import chapters
 
 STORAGE = "07-storage"

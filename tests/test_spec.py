@@ -14,7 +14,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from kubelab import cli, coverage, notebooks, spec
+from kubelab import cli
+from kubelab.runner import coverage, notebooks
+from kubelab.core import spec
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "kubelab" / "data" / "seed.ja.md"

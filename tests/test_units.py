@@ -10,12 +10,12 @@ import pytest
 
 from kubelab import cli
 from kubelab.cluster import config_path, load_config
-from kubelab.doctor import run_checks
-from kubelab.errors import KubelabError
-from kubelab.images import choose
-from kubelab.offline import oci
-from kubelab.offline.debian import Rootfs
-from kubelab.offline.steps import StepRunner
+from kubelab.cli.doctor import run_checks
+from kubelab.core.errors import KubelabError
+from kubelab.cluster.images import choose
+from kubelab.cluster.offline import oci
+from kubelab.cluster.offline.debian import Rootfs
+from kubelab.cluster.offline.steps import StepRunner
 
 
 def test_oci_archive_names_the_image_for_containerd_and_docker(tmp_path):
@@ -151,7 +151,7 @@ def test_doctor_prints_each_problem_with_its_fix(capsys):
 
 
 def test_the_pins_describe_every_component_and_the_kubernetes_module_matches():
-    from kubelab.offline.pins import load
+    from kubelab.cluster.offline.pins import load
     pins = load()
     kinds = {name: c.kind for name, c in pins.components.items()}
     assert set(kinds.values()) == {"go", "debian", "image", "node", "files"}
@@ -162,7 +162,7 @@ def test_the_pins_describe_every_component_and_the_kubernetes_module_matches():
 
 
 def test_a_bad_block_is_refused_with_its_name(tmp_path):
-    from kubelab.offline.pins import load
+    from kubelab.cluster.offline.pins import load
     bad = tmp_path / "pins.toml"
     bad.write_text('[thing]\nkind = "image"\nname = "example.com/thing:latest"\n')
     with pytest.raises(KubelabError, match=r"\[thing\] uses the tag 'latest'"):
@@ -179,8 +179,8 @@ def test_editing_one_block_rebuilds_that_step_and_what_depends_on_it_only():
     import copy
     import dataclasses
 
-    from kubelab.offline import build
-    from kubelab.offline.pins import load
+    from kubelab.cluster.offline import build
+    from kubelab.cluster.offline.pins import load
     pins = load()
     before = {name: p.key for name, p in build.plan(pins, goarch="amd64").items()}
     edited = copy.deepcopy(pins.raw)
@@ -199,8 +199,8 @@ def test_editing_one_block_rebuilds_that_step_and_what_depends_on_it_only():
 
 
 def test_a_second_kubernetes_minor_shares_every_component_it_does_not_change():
-    from kubelab.offline import build
-    from kubelab.offline.pins import load
+    from kubelab.cluster.offline import build
+    from kubelab.cluster.offline.pins import load
     default, variant = load(), load(kubernetes="v1.36")
     assert variant.variant == "v1.36" and variant.kubernetes.startswith("v1.36.") and default.variant is None
     assert load(kubernetes=variant.kubernetes) == variant and load(kubernetes=default.kubernetes) == default
@@ -219,7 +219,7 @@ def test_a_second_kubernetes_minor_shares_every_component_it_does_not_change():
 
 
 def test_the_variants_go_module_matches_its_pins():
-    from kubelab.offline.pins import load
+    from kubelab.cluster.offline.pins import load
     variant = load(kubernetes="v1.36")
     go_mod = (Path(__file__).parent.parent / "clusters/offline" / variant["kubernetes"]["wrapper"] / "go.mod").read_text()
     assert f"k8s.io/kubernetes {variant.kubernetes}" in go_mod
@@ -230,8 +230,8 @@ def test_the_variants_go_module_matches_its_pins():
 
 
 def test_a_cluster_config_names_its_kubernetes_and_a_wrong_one_is_refused(tmp_path):
-    from kubelab.backends.kind import load_config
-    from kubelab.images import choose
+    from kubelab.cluster.backends.kind import load_config
+    from kubelab.cluster.images import choose
     good = tmp_path / "k136.yaml"
     good.write_text("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nkubernetes: v1.36\n")
     assert load_config(good)["kubernetes"] == "v1.36"
@@ -246,7 +246,7 @@ def test_a_cluster_config_names_its_kubernetes_and_a_wrong_one_is_refused(tmp_pa
 
 
 def test_the_cache_keeps_the_results_of_every_declared_version(tmp_path):
-    from kubelab.offline.steps import StepRunner
+    from kubelab.cluster.offline.steps import StepRunner
     runner = StepRunner(tmp_path, echo=lambda s: None, keep=frozenset({"thing-" + "a" * 16}))
     old = runner.run("thing", "a" * 16, lambda step: None)
     other = runner.run("thing", "b" * 16, lambda step: None)
@@ -254,7 +254,7 @@ def test_the_cache_keeps_the_results_of_every_declared_version(tmp_path):
     assert old.is_dir() and not other.exists() and newer.is_dir()
     (tmp_path / "offline" / "gone-step-0123456789abcdef").mkdir()
     (tmp_path / "offline" / "thing-cccc.partial").mkdir()
-    from kubelab.offline.build import remove_unplanned_results
+    from kubelab.cluster.offline.build import remove_unplanned_results
     remove_unplanned_results(runner.root, frozenset({old.name, newer.name}))
     assert sorted(p.name for p in runner.root.iterdir()) == sorted([old.name, newer.name, "thing-cccc.partial"])
 
@@ -262,7 +262,7 @@ def test_the_cache_keeps_the_results_of_every_declared_version(tmp_path):
 def test_every_image_a_manifest_or_notebook_names_is_a_pinned_component():
     import re
 
-    from kubelab.offline.pins import load
+    from kubelab.cluster.offline.pins import load
     pins = load()
     pinned = set(pins.images().values())
     repo = Path(__file__).parent.parent
@@ -284,9 +284,9 @@ def test_every_image_a_manifest_or_notebook_names_is_a_pinned_component():
 
 def test_go_components_build_for_another_architecture(tmp_path):
     """Nothing hard-codes amd64: the pause command, built for arm64 by the go step kind."""
-    from kubelab.offline import gobuild
-    from kubelab.offline.pins import load
-    from kubelab.offline.steps import StepRunner
+    from kubelab.cluster.offline import gobuild
+    from kubelab.cluster.offline.pins import load
+    from kubelab.cluster.offline.steps import StepRunner
     pins = load()
     component = pins.components["kubelab-commands"]
     runner = StepRunner(tmp_path, echo=lambda s: None)
@@ -325,9 +325,9 @@ def an_existing_cluster(tmp_path, monkeypatch):
 
 
 def test_an_existing_cluster_has_no_node_access_and_says_how_to_get_it(tmp_path, monkeypatch):
-    from kubelab import gc
+    from kubelab.cli import gc
     from kubelab.cluster import NodeAccessUnavailable
-    from kubelab.node import Node, restore_nodes
+    from kubelab.cluster.node import Node, restore_nodes
     cluster = an_existing_cluster(tmp_path, monkeypatch)
     assert cluster.name == "theirs" and cluster.node_access is False and cluster.record() is None
     assert cluster.dir.is_relative_to(tmp_path / "state")   # kubectl's cache: kubelab's folder, not ~/.kube
@@ -374,7 +374,7 @@ class FakeLab:
 
 
 def test_requires_node_access_stops_a_notebook_on_a_cluster_without_it(tmp_path, monkeypatch):
-    from kubelab.probes import RequirementNotMet, probe, requires
+    from kubelab.lab.probes import RequirementNotMet, probe, requires
     lab = FakeLab(an_existing_cluster(tmp_path, monkeypatch))
     caps = probe(lab)   # no command runs inside a node: there is no way to
     assert (caps.node_access, caps.cgroup_version, caps.swap_bytes, caps.oom_score_adj_clamped) == (False, None, None, None)
@@ -438,7 +438,7 @@ def test_cli_writes_the_traceback_of_any_error_to_a_log_and_prints_one_message(t
 
 
 def test_a_scratch_dir_name_cannot_leave_the_runs_folder():
-    from kubelab.namespaces import scratch_dir
+    from kubelab.lab.namespaces import scratch_dir
 
     class NoCluster:   # never reached: the name is refused first
         def node_exec(self, *args, **kwargs):
@@ -449,7 +449,7 @@ def test_a_scratch_dir_name_cannot_leave_the_runs_folder():
 
 
 def test_a_started_timeline_can_be_used_as_a_with_block():
-    from kubelab.sampling import Timeline
+    from kubelab.lab.sampling import Timeline
     counter = iter(range(1000))
     timeline = Timeline("a counter", lambda: next(counter), interval=0.01).start()   # as lab.sample_in_background returns it
     with timeline:
@@ -460,7 +460,7 @@ def test_a_started_timeline_can_be_used_as_a_with_block():
 def test_an_addon_serves_only_once_its_node_ports_take_connections_on_every_node():
     import socket
 
-    from kubelab.addons import refuse_unless_node_ports_answer
+    from kubelab.cluster.addons import refuse_unless_node_ports_answer
 
     class Nodes:   # the node list as the API gives it: names and InternalIPs
         def kubectl(self, *args, timeout=None):
@@ -488,7 +488,7 @@ def test_containment_redirects_the_resolvers_docker_forwards_to(monkeypatch, tmp
     loopback ones: those are the queries kubelab's responder must answer."""
     import builtins
 
-    from kubelab import containment
+    from kubelab.cluster import containment
     real_open = builtins.open
 
     def resolv_conf(text):
@@ -506,7 +506,7 @@ def test_a_cell_ending_with_apply_shows_only_its_applied_lines():
     """lab.apply returns the stored objects, but a notebook does not dump them (managedFields and all)."""
     from IPython.core.formatters import DisplayFormatter
 
-    from kubelab.lab import Applied, _observed
+    from kubelab.lab.lab import Applied, _observed
     stored = Applied([{"metadata": {"name": "web", "managedFields": [{"manager": "kubelab"}]}}])
     assert stored[0]["metadata"]["name"] == "web"
     assert DisplayFormatter().format(stored) == ({}, {})
@@ -515,8 +515,8 @@ def test_a_cell_ending_with_apply_shows_only_its_applied_lines():
 
 
 def test_a_node_that_will_not_freeze_at_once_is_frozen_on_a_later_attempt(monkeypatch):
-    from kubelab.backends import kind
-    from kubelab.errors import KubelabError
+    from kubelab.cluster.backends import kind
+    from kubelab.core.errors import KubelabError
     calls = []
 
     def fake_run(argv, doing, timeout=None):
@@ -536,7 +536,7 @@ def test_a_node_that_will_not_freeze_at_once_is_frozen_on_a_later_attempt(monkey
 
 
 def test_a_run_does_not_see_the_nodes_another_run_made():
-    from kubelab.lab import Lab
+    from kubelab.lab.lab import Lab
     nodes = [{"metadata": {"name": "worker", "labels": {}}},
              {"metadata": {"name": "run-a-nowhere", "labels": {"kubelab.dev/run-namespace": "run-a"}}},
              {"metadata": {"name": "run-b-nowhere", "labels": {"kubelab.dev/run-namespace": "run-b"}}}]

@@ -11,7 +11,7 @@ Beside them: a question index (the learner's Japanese beside the English, linked
 and the coverage page (every claim and question, linked to the cells that prove it).
 """
 
-from .build import Built, build
-from .serve import serve
+from kubelab.site.build import Built, build
+from kubelab.site.serve import serve
 
 __all__ = ["Built", "build", "serve"]

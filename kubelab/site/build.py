@@ -20,10 +20,11 @@ from pathlib import Path
 
 import nbformat
 
-from .. import coverage, spec as spec_module
-from ..errors import KubelabError
-from . import chapters as chapters_module, pages, questions
-from .chapters import Chapter
+from kubelab.runner import coverage
+from kubelab.core import spec as spec_module
+from kubelab.core.errors import KubelabError
+from kubelab.site import chapters as chapters_module, pages, questions
+from kubelab.site.chapters import Chapter
 
 PACKAGE = resources.files("kubelab.site")
 
@@ -45,7 +46,7 @@ class Built:
 
 def load_chapters(out: Path, spec, written: dict) -> list[Chapter]:
     """Every chapter the spec plans (and any other notebook written), in order, as the last runs
-    left it in `out`; `written`: notebook name -> its Notebook (kubelab.notebooks.discover)."""
+    left it in `out`; `written`: notebook name -> its Notebook (kubelab.runner.notebooks.discover)."""
     found = []
     for name in [*spec.notebooks, *(n for n in written if n not in spec.notebooks)]:
         nb = written.get(name)
@@ -57,7 +58,7 @@ def load_chapters(out: Path, spec, written: dict) -> list[Chapter]:
 
 def build(out: Path | None = None, dest: Path | None = None, echo=print) -> Built:
     """Render the site from `out` (default: out/) into `dest` (default: out/site)."""
-    from ..notebooks import discover, out_dir
+    from kubelab.runner.notebooks import discover, out_dir
     started = time.monotonic()
     out = Path(out) if out else out_dir()
     dest = Path(dest) if dest else out / "site"

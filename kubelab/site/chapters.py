@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import questions
+from kubelab.site import questions
 
 VERIFIED, NOT_VERIFIED, NOT_RUN, NOT_WRITTEN = "verified", "not verified", "not run", "not written"
 PAPERMILL_ERROR = "papermill-error-cell-tag"
@@ -57,7 +57,7 @@ def load(name: str, title: str, written: bool, out: Path) -> Chapter:
     """The chapter as the last run left it in `out` (a notebook not written has no run)."""
     if not written:
         return Chapter(name, title, False, None, None)
-    from ..notebooks import last_run
+    from kubelab.runner.notebooks import last_run
     executed = out / f"{name}.ipynb"
     return Chapter(name, title, True, executed if executed.exists() else None, last_run(name, out))
 

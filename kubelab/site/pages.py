@@ -7,10 +7,10 @@ id to link to (`coverage.html#C-POD-3`, `questions.html#Q-POD-1`) and the Japane
 import html
 import re
 
-from .. import coverage as coverage_module
-from ..spec import Spec
-from . import questions as questions_module
-from .chapters import NOT_VERIFIED, VERIFIED, Chapter, finished
+from kubelab.runner import coverage as coverage_module
+from kubelab.core.spec import Spec
+from kubelab.site import questions as questions_module
+from kubelab.site.chapters import NOT_VERIFIED, VERIFIED, Chapter, finished
 
 STATUS_LABEL = {coverage_module.PROVEN: "proven", coverage_module.NOT_DEMONSTRABLE: "not demonstrable",
                 coverage_module.MISSING: "missing"}

@@ -30,7 +30,7 @@ class QuietServer(http.server.ThreadingHTTPServer):
 @contextmanager
 def serve(path: Path, port: int = 0) -> Iterator[str]:
     """An HTTP server for `path` on 127.0.0.1 (port 0: any free one), stopped on leaving."""
-    from ..errors import KubelabError
+    from kubelab.core.errors import KubelabError
     handler = functools.partial(QuietHandler, directory=str(path))
     try:
         server = QuietServer(("127.0.0.1", port), handler)

@@ -3,7 +3,7 @@ cannot be produced on one cluster), and kubectl runs whose exit code is the answ
 
 import pytest
 
-from kubelab.helpers import commands, featuregates, features
+from kubelab.helpers import commands, featuregates
 from kubelab.core.errors import KubelabError
 
 # As kube-apiserver v1.33 prints them (trimmed): the zero-second sleep gate is there, in beta.
@@ -25,13 +25,13 @@ apiserver_request_total{code="200",verb="GET"} 12
     ('kubernetes_feature_enabled{name="AllAlpha",stage="ALPHA"} 0\n', "v1.31.4", False, "does not exist before v1.32"),
 ])
 def test_a_zero_second_sleep_is_allowed_as_the_gate_or_its_absence_says(metrics, version, allowed, reason):
-    got, why = features.sleep_zero(featuregates.read(metrics), version)
+    got, why = featuregates.sleep_zero(featuregates.read(metrics), version)
     assert got is allowed and reason in why
 
 
 def test_without_any_gate_in_the_metrics_absence_means_nothing():
     with pytest.raises(KubelabError, match="no feature gates"):
-        features.sleep_zero(featuregates.read("apiserver_request_total 1\n"), "v1.37.2")
+        featuregates.sleep_zero(featuregates.read("apiserver_request_total 1\n"), "v1.37.2")
 
 
 def test_the_changed_lines_of_a_kubectl_diff():

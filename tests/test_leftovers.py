@@ -9,7 +9,11 @@ import threading
 
 import pytest
 
-from kubelab.cluster import leftovers, node as node_module, registry
+import sys
+
+import kubelab.cluster.node  # noqa: F401  (loads every part of Node)
+from kubelab.cluster import leftovers, registry
+from kubelab.cluster.node import records
 from kubelab.core.errors import KubelabError
 from kubelab.cluster.node import Node
 
@@ -20,6 +24,13 @@ OLD_GREETING = {"id": "sha256:old", "repoTags": [f"{GREETING}:v0"], "repoDigests
 PULLED_FIRST = {"id": "sha256:one", "repoTags": [], "repoDigests": [f"{GREETING}@sha256:d1"]}   # the tag moved on
 PULLED_LATEST = {"id": "sha256:two", "repoTags": [f"{GREETING}:latest"], "repoDigests": [f"{GREETING}@sha256:d2"]}
 ALSO_ELSEWHERE = {"id": "sha256:shared", "repoTags": [f"{GREETING}:x", "kubelab.dev/test/other:1"], "repoDigests": []}
+
+
+def set_record(monkeypatch, constant: str, value: str) -> None:
+    """Point a node record's path elsewhere, in every part of Node that imported it."""
+    for name, module in list(sys.modules.items()):
+        if name.startswith("kubelab.cluster.node") and hasattr(module, constant):
+            monkeypatch.setattr(module, constant, value)
 
 
 def test_an_image_reference_names_its_repository_without_tag_or_digest():
@@ -115,8 +126,8 @@ def test_restore_removes_pulled_images_pushed_tags_and_handler_logs(tmp_path, mo
     saved = tmp_path / "kubelab"
     for constant, file in (("PULLED_IMAGES", "pulled-images.txt"), ("REGISTRY_PUSHES", "registry-pushes.txt"),
                            ("RUNTIME_LOGS", "runtime-logs.txt"), ("ADDED_IMAGES", "added-images.txt")):
-        monkeypatch.setattr(node_module, constant, str(saved / file))
-    monkeypatch.setattr(node_module, "SAVED", str(saved))
+        set_record(monkeypatch, constant, str(saved / file))
+    set_record(monkeypatch, "SAVED", str(saved))
     cluster = FakeNodeCluster([BUSYBOX, OLD_GREETING])
     node = Node(cluster, "n1")
 
@@ -125,7 +136,7 @@ def test_restore_removes_pulled_images_pushed_tags_and_handler_logs(tmp_path, mo
     node.record_push(fake_registry, "kubelab/greeting", "sha256:d2")
     log = tmp_path / "kubelab-kubelab-runc.log"
     log.write_text("1796651623 --root /run/containerd/runc/k8s.io create ...\n")
-    node.sh(f"echo {log} >> {node_module.RUNTIME_LOGS}")
+    node.sh(f"echo {log} >> {records.RUNTIME_LOGS}")
     cluster.listing += [PULLED_FIRST, PULLED_LATEST, ALSO_ELSEWHERE]   # what the kubelet pulled meanwhile
 
     assert node.changed() == ["pulled images", "registry tags", "runtime handler logs"]
@@ -139,9 +150,9 @@ def test_restore_removes_pulled_images_pushed_tags_and_handler_logs(tmp_path, mo
 
 
 def test_a_registry_that_is_gone_does_not_keep_the_node_from_being_restored(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(node_module, "SAVED", str(tmp_path / "kubelab"))
-    monkeypatch.setattr(node_module, "REGISTRY_PUSHES", str(tmp_path / "kubelab" / "registry-pushes.txt"))
-    monkeypatch.setattr(node_module, "ADDED_IMAGES", str(tmp_path / "kubelab" / "added-images.txt"))
+    set_record(monkeypatch, "SAVED", str(tmp_path / "kubelab"))
+    set_record(monkeypatch, "REGISTRY_PUSHES", str(tmp_path / "kubelab" / "registry-pushes.txt"))
+    set_record(monkeypatch, "ADDED_IMAGES", str(tmp_path / "kubelab" / "added-images.txt"))
     node = Node(FakeNodeCluster([]), "n1")
     node.record_push("127.0.0.1:9", "kubelab/greeting", "sha256:d1")   # nothing listens on port 9
     assert node.restore() == ["registry tags"]

@@ -506,7 +506,7 @@ def test_a_cell_ending_with_apply_shows_only_its_applied_lines():
     """lab.apply returns the stored objects, but a notebook does not dump them (managedFields and all)."""
     from IPython.core.formatters import DisplayFormatter
 
-    from kubelab.lab.lab import Applied, _observed
+    from kubelab.lab.objects import Applied, _observed
     stored = Applied([{"metadata": {"name": "web", "managedFields": [{"manager": "kubelab"}]}}])
     assert stored[0]["metadata"]["name"] == "web"
     assert DisplayFormatter().format(stored) == ({}, {})

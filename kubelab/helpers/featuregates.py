@@ -59,3 +59,19 @@ def state(gates: dict[str, Gate], name: str, minor: int, alpha: int, beta: int |
     default_on = beta is not None and minor >= beta
     return default_on, (f"{name} not listed by this API server; {'beta, on' if default_on else 'alpha, off'} "
                         f"by default in v1.{minor}")
+
+
+# What a gate decides for an experiment here.
+
+SLEEP_ZERO = "PodLifecycleSleepActionAllowZero"   # alpha v1.32, beta (on) v1.33, GA v1.34, then removed
+
+
+def _minor(version: str) -> int:
+    return int(version.lstrip("v").split(".")[1])
+
+
+def sleep_zero(gates: dict[str, Gate], version: str) -> tuple[bool, str]:
+    """Whether this API server accepts `preStop: {sleep: {seconds: 0}}`, and the reason, from the
+    gate it reports (or its absence, read with the version; featuregates.state refuses metrics
+    that list no gate at all)."""
+    return state(gates, SLEEP_ZERO, minor=_minor(version), alpha=32, beta=33, ga=34)

@@ -2,7 +2,7 @@
 
     with Browser() as browser:
         page = browser.visit("http://127.0.0.1:8000/index.html")
-        page.console_errors, page.requests, page.links, page.ids, page.images
+        page.console_errors, page.requests, page.links, page.ids, page.images, page.tables
         browser.screenshot(Path("out/screenshots/home.png"))
 
 Selenium is given the driver's path, so Selenium Manager never tries to download one. The browser
@@ -26,6 +26,8 @@ return {
   ids: [...document.querySelectorAll('[id]')].map(e => e.id),
   images: [...document.images].map(i => ({src: i.currentSrc || i.src, complete: i.complete, width: i.naturalWidth})),
   verification: [...document.querySelectorAll('.kubelab-verification')].map(e => ({text: e.innerText, state: e.className})),
+  tables: [...document.querySelectorAll('table')].map(t => [...t.querySelectorAll('th')].map(h => h.innerText.trim())),
+  raw_pipes: [...document.querySelectorAll('p')].map(p => p.innerText).filter(t => /^\s*\|.*\|\s*$/m.test(t)),
   title: document.title,
 };
 """
@@ -45,6 +47,8 @@ class Page:
     ids: set[str]
     images: list[dict]
     verification: list[dict]
+    tables: list[list[str]]      # each table's header cells
+    raw_pipes: list[str]         # paragraphs that look like a Markdown table left unrendered
 
 
 class Browser:
@@ -81,7 +85,7 @@ class Browser:
         facts = self.driver.execute_script(PAGE_FACTS)
         errors = [entry["message"] for entry in self.driver.get_log("browser") if entry["level"] == "SEVERE"]
         return Page(url, facts["title"], errors, self.requests(), facts["links"], set(facts["ids"]),
-                    facts["images"], facts["verification"])
+                    facts["images"], facts["verification"], facts["tables"], facts["raw_pipes"])
 
     def requests(self) -> list[str]:
         urls = []

@@ -15,6 +15,7 @@ import pytest
 from kubelab.runner import notebooks
 from kubelab import site
 from kubelab.core.errors import KubelabError
+from kubelab.lab.report import HEADERS, Table
 from kubelab.site import chapters
 
 STORAGE = "07-storage"
@@ -32,6 +33,9 @@ def executed_copy(name: str, out: Path) -> nbformat.NotebookNode:
         cell.execution_count = count
         cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"✓ cell {count} ran\n")]
     code[2].outputs.append(nbformat.v4.new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure>"}))
+    summary = Table(HEADERS, [("C-VOL-1", "emptyDir lives in memory", "tmpfs, 64 MiB")])
+    code[-1].outputs.append(nbformat.v4.new_output("display_data", data={"text/markdown": summary._repr_markdown_(),
+                                                                         "text/plain": repr(summary)}))
     nbformat.write(nb, str(out / f"{name}.ipynb"))
     return nb
 
@@ -106,6 +110,9 @@ def test_the_site_is_built_from_the_runs_in_out(tmp_path):
     page = (built.path / f"{STORAGE}.html").read_text()
     assert 'class="kubelab-verification verified"' in page and 'id="cell-3"' in page and 'id="q-vol-1"' in page
     assert re.search(r'<img[^>]+src="_images/', page), "the picture output is shown as a picture"
+    assert re.search(r"<table.*?<th[^>]*>(<p>)?question.*?tmpfs, 64 MiB.*?</table>", page, re.S), \
+        "the closing summary (text/markdown) is rendered as a table"
+    assert not re.search(r"<p>\| question", page), "no Markdown table left as text"
     failed = (built.path / "02-containers.html").read_text()
     assert 'class="kubelab-verification not-verified"' in failed and "cell 4: AssertionError" in failed
     title, line, notice = (failed.index(s) for s in ("<h1>02 ·", "kubelab-verification", "An Exception was encountered"))
@@ -166,6 +173,7 @@ def check_site_in_browser(built: "site.Built", shots: Path) -> dict:
             assert not outside, f"{page.url} requested outside localhost: {outside}"
             broken = [i["src"] for i in page.images if not i["complete"] or not i["width"]]
             assert not broken, f"{page.url}: images that did not decode: {broken}"
+            assert not page.raw_pipes, f"{page.url}: Markdown tables published as text: {page.raw_pipes[:2]}"
             for link in page.links:
                 target, fragment = urldefrag(link)
                 if urlparse(target).netloc != origin:
@@ -187,6 +195,9 @@ def check_site_in_browser(built: "site.Built", shots: Path) -> dict:
             pictures = sum(1 for c in nbformat.read(str(chapter.executed), as_version=4).cells if c.cell_type == "code"
                            for o in c.outputs if "image/png" in o.get("data", {}))
             assert sum(1 for i in page.images if "/_images/" in i["src"]) == pictures, f"{name}: every picture is shown"
+            if chapter.state == chapters.VERIFIED:
+                assert any(headers[:1] == ["question"] for headers in page.tables), \
+                    f"{name}: the closing summary is not rendered as a table (tables: {page.tables})"
         # the screenshots come before the search, whose terms Sphinx would then highlight on every page
         chapter_page = next(c.page for c in published.values() if c.state == chapters.VERIFIED)
         for label, page in (("home", "index.html"), ("chapter", chapter_page), ("coverage", "coverage.html")):

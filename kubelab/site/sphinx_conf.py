@@ -6,6 +6,7 @@ author = "kubelab"
 extensions = ["myst_nb"]
 nb_execution_mode = "off"        # the pages are what `make test` executed: never run again here
 nb_merge_streams = True          # a cell's many progress lines read as one output
+nb_render_markdown_format = "gfm"   # text/markdown outputs (the closing summary) with GFM tables; commonmark has none
 nb_ipywidgets_js = {}            # no widget manager from a CDN (the stored outputs need none)
 myst_heading_anchors = 0
 html_theme = "furo"

@@ -29,6 +29,7 @@ return {
   tables: [...document.querySelectorAll('table')].map(t => [...t.querySelectorAll('th')].map(h => h.innerText.trim())),
   raw_pipes: [...document.querySelectorAll('p')].map(p => p.innerText).filter(t => /^\s*\|.*\|\s*$/m.test(t)),
   title: document.title,
+  text: document.body.innerText,
 };
 """
 
@@ -49,6 +50,7 @@ class Page:
     verification: list[dict]
     tables: list[list[str]]      # each table's header cells
     raw_pipes: list[str]         # paragraphs that look like a Markdown table left unrendered
+    text: str = ""
 
 
 class Browser:
@@ -85,7 +87,7 @@ class Browser:
         facts = self.driver.execute_script(PAGE_FACTS)
         errors = [entry["message"] for entry in self.driver.get_log("browser") if entry["level"] == "SEVERE"]
         return Page(url, facts["title"], errors, self.requests(), facts["links"], set(facts["ids"]),
-                    facts["images"], facts["verification"], facts["tables"], facts["raw_pipes"])
+                    facts["images"], facts["verification"], facts["tables"], facts["raw_pipes"], facts["text"])
 
     def requests(self) -> list[str]:
         urls = []

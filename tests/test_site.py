@@ -198,6 +198,10 @@ def check_site_in_browser(built: "site.Built", shots: Path) -> dict:
             if chapter.state == chapters.VERIFIED:
                 assert any(headers[:1] == ["question"] for headers in page.tables), \
                     f"{name}: the closing summary is not rendered as a table (tables: {page.tables})"
+        for page_name, shows in (("writing.html", "A worked section"), ("reference.html", "kubelab.connect")):
+            page = pages.get(url + page_name)
+            assert page, f"{page_name} is not reachable from the home page"
+            assert shows in browser.visit(url + page_name).text, f"{page_name} does not show {shows!r}"
         # the screenshots come before the search, whose terms Sphinx would then highlight on every page
         chapter_page = next(c.page for c in published.values() if c.state == chapters.VERIFIED)
         for label, page in (("home", "index.html"), ("chapter", chapter_page), ("coverage", "coverage.html")):
@@ -221,3 +225,15 @@ def test_the_website_of_the_runs_in_a_real_browser(runs):
     figures = check_site_in_browser(built, shots)
     assert {p.name for p in shots.iterdir()} == {"home.png", "chapter.png", "coverage.png"}
     print(f"{built.summary()}; {figures['pages']} pages checked in Chromium; screenshots in {shots}")
+
+
+def test_the_reference_documents_exactly_the_notebook_api():
+    """Every name `kubelab` exports is on the reference page, and every helper module."""
+    import kubelab
+    from kubelab.site import reference
+    assert set(reference.TOP) | set(reference.IMAGES) == set(kubelab.__all__) | {"field"}, \
+        "the reference's top names and kubelab.__all__ differ"
+    page = reference.page()
+    assert all(f"kubelab.helpers.{m}" in page for m in reference.helper_modules())
+    assert "kubelab.lab.lab.Lab" in page and "kubelab.cluster.node.Node" in page
+

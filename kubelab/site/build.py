@@ -23,7 +23,7 @@ import nbformat
 from kubelab.runner import coverage
 from kubelab.core import spec as spec_module
 from kubelab.core.errors import KubelabError
-from kubelab.site import chapters as chapters_module, pages, questions
+from kubelab.site import chapters as chapters_module, pages, questions, reference
 from kubelab.site.chapters import Chapter
 
 PACKAGE = resources.files("kubelab.site")
@@ -101,6 +101,8 @@ def write_sources(src: Path, chapters: list[Chapter], ledger, spec) -> None:
     (src / "index.md").write_text(pages.home(chapters, ledger, built_at), encoding="utf-8")
     (src / "questions.md").write_text(pages.questions(chapters, asked, ledger, spec), encoding="utf-8")
     (src / "coverage.md").write_text(pages.coverage(chapters, ledger, spec), encoding="utf-8")
+    (src / "reference.md").write_text(reference.page(), encoding="utf-8")
+    shutil.copyfile(PACKAGE / "pages" / "writing.md", src / "writing.md")
 
 
 def render(src: Path, dest: Path, doctrees: Path, echo=print) -> None:

@@ -67,9 +67,12 @@ def home(chapters: list[Chapter], ledger: coverage_module.Coverage, built_at: st
         "([coverage](coverage.md), [the learner's questions](questions.md)).", "",
         table("kubelab-chapters", ["chapter", "state", "Kubernetes", "images", "run finished (UTC)", "commit",
                                    "checks passed", "IDs proven"], rows), "",
+        "**Writing a chapter?** [The standard and a worked example](writing.md), and the "
+        "[API reference](reference.md) of the names a notebook uses.", "",
         f"Site built {built_at} from the executed notebooks in `out/`.", "",
         "```{toctree}", ":hidden:", ":caption: Chapters", "", *published, "```", "",
         "```{toctree}", ":hidden:", ":caption: Indexes", "", "questions", "coverage", "```", "",
+        "```{toctree}", ":hidden:", ":caption: Writing a chapter", "", "writing", "reference", "```", "",
     ])
 
 

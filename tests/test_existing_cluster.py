@@ -76,7 +76,6 @@ def test_an_existing_cluster_is_used_through_its_kubeconfig_only(solo):
 def test_every_notebook_passes_or_says_what_the_cluster_lacks(solo, tmp_path, monkeypatch):
     from kubelab.runner import notebooks
     monkeypatch.setenv("KUBELAB_OUT", str(tmp_path))
-    monkeypatch.setattr(notebooks, "remember", lambda result: None)   # not the notebooks' history on the real cluster
     before = namespaces(solo)
     for nb in notebooks.discover():
         result = notebooks.run(nb, cluster=solo)

@@ -544,3 +544,29 @@ def test_a_run_does_not_see_the_nodes_another_run_made():
     lab.namespace = "run-b"
     lab.list = lambda kind: nodes
     assert [n["metadata"]["name"] for n in lab.nodes()] == ["worker", "run-b-nowhere"]
+
+
+def test_expect_error_gives_back_the_apis_own_message_and_reason():
+    """An ApiException carries the API's Status as JSON: expect_error hands back its message and
+    reason, not the exception's name and raw JSON."""
+    import json as json_module
+
+    from kubernetes.client.exceptions import ApiException
+
+    from kubelab.lab.checks import expect_error
+    error = ApiException(status=409, reason="Conflict")
+    error.body = json_module.dumps({"kind": "Status", "status": "Failure", "reason": "AlreadyExists", "code": 409,
+                                    "message": 'pods "web" already exists'})
+    with expect_error("AlreadyExists", "409") as seen:
+        raise error
+    assert seen["message"] == 'pods "web" already exists' and seen["reason"] == "AlreadyExists"
+    assert seen["status"] == 409 and seen["type"] == "ApiException"
+    eviction = ApiException(status=429, reason="Too Many Requests")
+    eviction.body = json_module.dumps({"kind": "Status", "reason": "TooManyRequests", "code": 429,
+                                       "message": "Cannot evict pod as it would violate the pod's disruption budget.",
+                                       "details": {"causes": [{"reason": "DisruptionBudget", "message":
+                                                   "The disruption budget quorum needs 2 healthy pods and has 2 currently"}]}})
+    with expect_error("429", "disruption budget") as refused:
+        raise eviction
+    assert refused["message"].endswith(": The disruption budget quorum needs 2 healthy pods and has 2 currently")
+

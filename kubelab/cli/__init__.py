@@ -6,6 +6,8 @@ Beside it: demo (`make demo`'s tour), doctor (what this machine lacks) and gc (l
     kubelab doctor
     kubelab images build [--kubernetes v1.36] [--force-node] [--list]
     kubelab prepare [NN ...] [--tests]
+    kubelab new NOTEBOOK
+    kubelab check NOTEBOOK
     kubelab run NOTEBOOK [-p KEY VALUE]...
     kubelab test
     kubelab list
@@ -88,9 +90,32 @@ def existing_cluster(args):
     return ExistingCluster(args.kubeconfig, args.context)
 
 
-def cmd_run(args) -> int:
-    from kubelab.runner import notebooks
+def cmd_new(args) -> int:
+    from kubelab.runner import scaffold
+    path = scaffold.new(args.notebook)
+    print(f"wrote {path}: fill in each question's answer and experiment; `kubelab check "
+          f"{path.stem.split('-')[0]}` runs the standard's static tests, `kubelab run` executes it")
+    return 0
+
+
+def cmd_check(args) -> int:
+    """The notebook standard's static tests (tests/), for one notebook, without a cluster."""
+    from kubelab.core.paths import REPO
+    from kubelab.runner import notebooks, scaffold
     nb = notebooks.find(args.notebook)
+    scaffold.spec_name(nb.name)
+    tests = REPO / "tests"
+    if not (tests / "test_spec.py").exists():
+        raise KubelabError(f"no tests in {tests}", "kubelab check runs the tests of a clone of the repository")
+    import pytest
+    return pytest.main(["-q", "-m", "not cluster", "-p", "no:cacheprovider", "-k", nb.name,
+                        str(tests / "test_spec.py"), str(tests / "test_notebooks.py")])
+
+
+def cmd_run(args) -> int:
+    from kubelab.runner import notebooks, scaffold
+    nb = notebooks.find(args.notebook)
+    scaffold.spec_name(nb.name)   # a notebook outside the spec's grouping has no IDs to prove: refused
     params = notebooks.parse_parameters(nb, args.parameter or [])
     result = notebooks.run(nb, params, cluster=existing_cluster(args), config=args.config, cluster_name=args.cluster_name)
     report(result)
@@ -112,11 +137,11 @@ def cmd_test(args) -> int:
 
 def cmd_list(args) -> int:
     from kubelab.runner import notebooks, schedule
-    past = notebooks.history()
     found = notebooks.discover()
     for nb in found:
-        h = past.get(nb.name, {})
-        last = f"passed {h['last_passed']} on {h['version']}" if h.get("last_passed") else "never passed"
+        h = notebooks.last_run(nb.name) or {}   # out/<name>.run.json: what coverage and the website read too
+        last = (f"{h.get('status')} {h.get('finished', '')} on {h.get('version', '?')}" if h
+                else f"no run record in {notebooks.out_dir()}")
         needs = ", ".join(f"{k}={v}" for k, v in nb.requires.items()) or "-"
         print(f"{nb.name}\n  sections: {', '.join(map(str, nb.sections)) or '-'} ({len(nb.answers)} claims and questions)"
               f"\n  cluster: {nb.cluster}{', disturbs nodes' if nb.disturbs else ''}; budget {nb.budget_seconds:.0f} s"
@@ -194,6 +219,14 @@ def parser() -> argparse.ArgumentParser:
     prep.add_argument("--images", choices=["auto", "stock", "offline"],
                       help="stock kind images, or kubelab's offline build (default: auto-detect; env KUBELAB_IMAGES)")
     prep.set_defaults(func=cmd_prepare)
+
+    new = sub.add_parser("new", help="write a chapter's notebook in the standard's form, from the spec, to fill in")
+    new.add_argument("notebook", help="the chapter's number or name as the spec groups them (e.g. 08)")
+    new.set_defaults(func=cmd_new)
+
+    chk = sub.add_parser("check", help="run the notebook standard's static tests on one notebook (no cluster)")
+    chk.add_argument("notebook", help="its name or number (e.g. 07)")
+    chk.set_defaults(func=cmd_check)
 
     run = sub.add_parser("run", help="execute one notebook on the cluster (papermill); writes it and an HTML copy to out/")
     run.add_argument("notebook", help="its name or number (e.g. 00)")

@@ -125,7 +125,7 @@ def expect_error(*words: str, what: str | None = None, proves: str | list[str] |
 
         with expect_error("AlreadyExists") as error:
             lab.create(same_name_again)
-        error["message"]   # the API's own words
+        error["message"], error["reason"], error["status"]   # the API's own words, reason, code
     """
     seen: dict = {}
     ids = ledger.ids(proves)
@@ -133,14 +133,38 @@ def expect_error(*words: str, what: str | None = None, proves: str | list[str] |
     try:
         yield seen
     except Exception as e:  # noqa: BLE001 - any failure is inspected below
-        text = f"{type(e).__name__}: {getattr(e, 'body', '') or e}"
-        seen.update(type=type(e).__name__, status=getattr(e, "status", None), message=text)
-        missing = [w for w in words if w not in text]
+        seen.update(api_error(e))
+        said = f"{seen['status']} {seen['reason']}: {seen['message']}" if seen["reason"] else seen["message"]
+        missing = [w for w in words if w not in seen["text"]]
         if missing:
-            raise _failed(description, ids, f"expected: {description}\nobserved error (without {missing}): {text[:800]}") from None
-        _passed(description, ids, f": {text.splitlines()[0][:200]}")
+            raise _failed(description, ids, f"expected: {description}\nobserved error (without {missing}): {said[:800]}") from None
+        _passed(description, ids, f": {said.splitlines()[0][:200]}")
         return
     raise _failed(description, ids, f"expected: {description}\nobserved: no error at all")
+
+
+def api_error(error: Exception) -> dict:
+    """What an API error says, in the API's own terms: {"message", "reason", "status" (the HTTP code),
+    "type" (the exception's class), "text" (all of it, for matching)}. The client's exceptions
+    carry the API's Status object as JSON in `body`; kubectl's errors are their own text."""
+    import json
+    body = getattr(error, "body", None)
+    status: dict = {}
+    if isinstance(body, (bytes, str)) and body:
+        try:
+            status = json.loads(body)
+        except ValueError:
+            status = {}
+    if not isinstance(status, dict):
+        status = {}
+    message = status.get("message") or (str(body) if body else "") or str(error)
+    causes = [c.get("message") for c in (status.get("details") or {}).get("causes") or [] if c.get("message")]
+    if causes:   # e.g. the Eviction API names the budget that refused it only here
+        message += ": " + "; ".join(causes)
+    reason = status.get("reason") or getattr(error, "reason", None) or ""
+    code = status.get("code") or getattr(error, "status", None)
+    return {"message": message, "reason": reason, "status": code, "type": type(error).__name__,
+            "text": f"{type(error).__name__}: {code} {reason}: {message} {body or error}"}
 
 
 def expect_absent(what: str, observe: Callable[[], Any], *, control: Callable[[], Any], control_what: str,

@@ -32,7 +32,7 @@ from pathlib import Path
 import yaml
 
 from kubelab.core.errors import KubelabError
-from kubelab.core.paths import REPO, state_dir
+from kubelab.core.paths import REPO
 
 NOTEBOOKS = REPO / "notebooks"
 DEFAULT_BUDGET = 600
@@ -278,7 +278,6 @@ def run(nb: Notebook, parameters: dict | None = None, *, cluster=None, config: s
                                                              nbformat.read(str(output), as_version=4))
         result.stable_differences = [asdict(d) for d in differences]
     (out_dir() / f"{nb.name}.run.json").write_text(json.dumps(result.record(), indent=1, ensure_ascii=False))
-    remember(result)
     return result
 
 
@@ -347,23 +346,3 @@ def last_run(name: str, out: Path | None = None) -> dict | None:
     """The record of a notebook's last run (out/<name>.run.json, or in `out`), if any."""
     path = (out or out_dir()) / f"{name}.run.json"
     return json.loads(path.read_text()) if path.exists() else None
-
-
-def results_file() -> Path:
-    return state_dir() / "notebook-results.json"
-
-
-def remember(result: RunResult) -> None:
-    path = results_file()
-    data = json.loads(path.read_text()) if path.exists() else {}
-    entry = data.setdefault(result.notebook, {})
-    entry.update({"last_status": result.status, "last_run": time.strftime("%Y-%m-%d %H:%M:%S"),
-                  "seconds": round(result.seconds, 1)})
-    if result.status == "passed":
-        entry.update({"last_passed": entry["last_run"], "version": result.version})
-    path.write_text(json.dumps(data, indent=1, sort_keys=True))
-
-
-def history() -> dict:
-    path = results_file()
-    return json.loads(path.read_text()) if path.exists() else {}

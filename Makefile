@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 KUBELAB := $(BIN)/kubelab
 
-.PHONY: demo test unit lab site host browser venv up down doctor images prepare bench gc clean
+.PHONY: demo test unit lint lab site host browser venv up down doctor images prepare bench gc clean
 
 ## demo: prepare the host, bring up the default cluster, show it, run the tour notebook on it and
 ## build the website from that run (out/site/index.html)
@@ -23,11 +23,19 @@ test: host browser venv up
 	@# built as the offline build builds them (static, -trimpath), so the tests reuse its compiled packages
 	cd clusters/offline/shim && CGO_ENABLED=0 go test -trimpath ./...
 	cd clusters/offline/go && CGO_ENABLED=0 go test -trimpath ./cmd/...
+	$(MAKE) --no-print-directory lint
 	$(BIN)/pytest tests
 
-## unit: the tests that need no cluster
-unit: venv
+## unit: the tests that need no cluster, and the lint
+unit: venv lint
 	$(BIN)/pytest -m "not cluster"
+
+## lint: the package's layers import downwards only (import-linter), the code is formatted (ruff,
+## 100 columns) and has no pyflakes errors (ruff, notebooks included)
+lint: venv
+	$(BIN)/lint-imports
+	$(BIN)/ruff format --check kubelab tests scripts
+	$(BIN)/ruff check kubelab tests scripts notebooks
 
 ## lab: JupyterLab on the notebooks, with the default cluster up
 lab: host venv up

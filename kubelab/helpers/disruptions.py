@@ -143,3 +143,27 @@ def replaced(recording, prefix: str) -> list[str]:
     if going is None:
         return []
     return [e.name for e in recording.events if e.type == "ADDED" and e.name.startswith(prefix) and e.t >= going]
+
+
+def tolerates(pod: dict, key: str, effect: str = "NoExecute", value: str | None = None) -> bool:
+    """Whether a Pod tolerates the taint key[=value]:effect (the scheduler's and the taint eviction
+    controller's rule: an empty key with operator Exists tolerates every taint; an empty effect
+    every effect)."""
+    for t in (pod.get("spec") or {}).get("tolerations") or []:
+        if t.get("effect") not in (None, "", effect):
+            continue
+        if t.get("operator") == "Exists":
+            if t.get("key") in (None, "", key):
+                return True
+        elif t.get("key") == key and (t.get("value") or "") == (value or ""):
+            return True
+    return False
+
+
+def taint_bystanders(lab, node: str, key: str) -> list[str]:
+    """Pods of other namespaces on `node` that a NoExecute taint `key` would evict ("ns/name"): an
+    experiment that taints a node picks one where this is empty, so it evicts its own Pods only."""
+    pods = lab.list("pods", all_namespaces=True, field_selector=f"spec.nodeName={node}")
+    return sorted(f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in pods
+                  if p["metadata"]["namespace"] != lab.namespace
+                  and not p["metadata"].get("deletionTimestamp") and not tolerates(p, key))

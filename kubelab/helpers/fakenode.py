@@ -58,3 +58,28 @@ def node_without_kubelet(lab, name: str, timeout: float = 90):
     finally:
         if lab.get("node", name) is not None:
             lab.delete("node", name, wait=True, timeout=60)
+
+
+@contextmanager
+def ready_node(lab, name: str, cpu: str = "2", labels: dict | None = None):
+    """Create Node `name` as a kubelet registers a Ready node, with `cpu` allocatable and only the
+    given labels (no zone unless given), for what the control plane reads from Nodes alone: the
+    EndpointSlice controller's topology hints count every Ready node that is not a control-plane
+    node. Nothing runs there: it is unschedulable, allows no Pods, and carries a NoExecute taint
+    (kubelab.dev/nowhere) that no DaemonSet tolerates unless it tolerates everything. No kubelet
+    renews its lease, so the node lifecycle controller marks it NotReady after its grace period
+    (some 40 s): use it at once. Yields it as stored; deleted (and waited for) when the block
+    ends, also when it fails, and it carries the run's label for `kubelab gc`."""
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    resources = {"cpu": cpu, "memory": "1Gi", "pods": "0"}
+    lab.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": dict(labels or {})},
+                "spec": {"unschedulable": True, "taints": [{"key": "kubelab.dev/nowhere", "effect": "NoExecute"}]},
+                "status": {"capacity": resources, "allocatable": resources, "conditions": [
+                    {"type": "Ready", "status": "True", "reason": "KubeletReady", "lastHeartbeatTime": now,
+                     "lastTransitionTime": now, "message": "kubelab: a Node object, no kubelet behind it"}]}},
+               quiet=True)
+    try:
+        yield lab.get("node", name)
+    finally:
+        if lab.get("node", name) is not None:
+            lab.delete("node", name, wait=True, timeout=60)

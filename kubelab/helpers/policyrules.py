@@ -58,3 +58,10 @@ def engine(rule_lines) -> tuple[str, str] | None:
         if any(pattern.search(line) for line in rule_lines):
             return key, description
     return None
+
+
+def expected_engine(images_mode: str) -> str:
+    """The engine a kind cluster's kindnetd enforces with, by how the cluster got its images
+    (`caps.images`): kubelab's offline build runs kubelab's own kindnetd ("kubelab-kindnetd");
+    stock kind (v0.24 and later) runs kind's kindnetd, which embeds kube-network-policies."""
+    return "kubelab-kindnetd" if images_mode == "offline" else "kube-network-policies"

@@ -220,9 +220,15 @@ class Recorder:
                 objects.append((e.kind, e.name))
         end = (self.stopped or time.monotonic()) - self.started
         states = sorted({e.state.split(",")[0] for e in self.events})
-        spare = iter(plt.cm.tab10.colors[4:] * 5)
+        # the rest of tab10 first, then colours no other state has (a long legend repeats none)
+        spare = iter((plt.cm.tab10.colors[4:] + plt.cm.tab20b.colors + plt.cm.tab20c.colors) * 5)
         colours = {s: STATE_COLOURS.get(s) or next(spare) for s in states}
-        fig, ax = plt.subplots(figsize=(10, 0.5 + 0.45 * max(len(objects), 1)))
+        # The legend stands beside the rows: the figure is tall enough for both (a legend taller
+        # than the figure leaves tight_layout nothing to fit, and it warns).
+        columns = 1 + (len(states) - 1) // 12
+        legend_rows = -(-len(states) // columns)
+        height = max(0.5 + 0.45 * max(len(objects), 1), 0.9 + 0.2 * legend_rows)
+        fig, ax = plt.subplots(figsize=(10, height))
         for row, (kind, name) in enumerate(objects):
             mine = [e for e in self.events if (e.kind, e.name) == (kind, name)]
             for i, e in enumerate(mine):
@@ -237,6 +243,7 @@ class Recorder:
         ax.invert_yaxis()
         ax.set_xlabel("seconds since the recording started")
         ax.set_title(title or "timeline")
-        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small", frameon=False)
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small", frameon=False,
+                  ncols=columns)
         fig.tight_layout()
         return fig

@@ -26,7 +26,7 @@ ZONES = ("zone-a", "zone-b")
 def client(name: str, zone: str | None = None, command: str = "sleep 3600", volume: str | None = None) -> str:
     """A busybox pod labelled role=client that runs `command`; `volume` mounts that claim at /data."""
     selector = f"\n  nodeSelector: {{topology.kubernetes.io/zone: {zone}}}" if zone else ""
-    mounts = f"\n    volumeMounts: [{{name: data, mountPath: /data}}]" if volume else ""
+    mounts = "\n    volumeMounts: [{name: data, mountPath: /data}]" if volume else ""
     volumes = f"\n  volumes: [{{name: data, persistentVolumeClaim: {{claimName: {volume}}}}}]" if volume else ""
     return f"""
 apiVersion: v1

@@ -1,6 +1,6 @@
-"""kubelab.disruptions.tolerates / taint_bystanders: which Pods a NoExecute taint would evict."""
+"""kubelab.helpers.disruptions.tolerates / taint_bystanders: which Pods a NoExecute taint would evict."""
 
-from kubelab import disruptions
+from kubelab.helpers import disruptions
 
 KEY = "kubelab.dev/evict"
 

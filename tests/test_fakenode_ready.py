@@ -1,8 +1,8 @@
-"""kubelab.fakenode.ready_node: the Node it writes and that it is deleted however the block ends."""
+"""kubelab.helpers.fakenode.ready_node: the Node it writes and that it is deleted however the block ends."""
 
 import pytest
 
-from kubelab import fakenode
+from kubelab.helpers import fakenode
 
 
 class FakeLab:

@@ -1,8 +1,8 @@
-"""kubelab.policyrules.expected_engine: which enforcement 06 expects to find, by the cluster's
+"""kubelab.helpers.policyrules.expected_engine: which enforcement 06 expects to find, by the cluster's
 images (the probe `caps.images`). The stock branch cannot run on the offline cluster: the values
 are the ones kubelab.images.mode_of gives."""
 
-from kubelab import policyrules
+from kubelab.helpers import policyrules
 
 
 def test_offline_build_expects_kubelab_kindnetd():

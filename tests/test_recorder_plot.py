@@ -1,4 +1,4 @@
-"""kubelab.recorder's timeline: a long legend (many states) fits, with no repeated colour and no
+"""kubelab.lab.recorder's timeline: a long legend (many states) fits, with no repeated colour and no
 tight_layout warning (04's rollout undo, 17 states of two ReplicaSets, printed one)."""
 
 import warnings
@@ -7,7 +7,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from kubelab.recorder import Event, Recorder  # noqa: E402
+from kubelab.lab.recorder import Event, Recorder  # noqa: E402
 
 
 def recording(objects: int, states: int) -> Recorder:

@@ -1,8 +1,8 @@
-"""kubelab.wire: the Host header and the TLS server name a recorder saw (no cluster needed)."""
+"""kubelab.helpers.wire: the Host header and the TLS server name a recorder saw (no cluster needed)."""
 
 import base64
 
-from kubelab import wire
+from kubelab.helpers import wire
 
 
 def client_hello(server_name: str | None, extra_first: bool = True) -> bytes:

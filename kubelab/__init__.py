@@ -27,28 +27,61 @@ import-linter in `make test`; see [tool.importlinter] in pyproject.toml):
 
 __version__ = "0.1.0"
 
-__all__ = ["connect", "extra_cluster", "check", "expect", "expect_error", "expect_absent", "skipped", "requires", "probe", "KubelabError", "WaitTimeout",
-           "is_ready", "readiness", "terminal_state", "AGNHOST", "BUSYBOX", "PAUSE", "DNSUTILS", "KUBERNETES_VERSION",
-           "summary_table", "Summary"]
+__all__ = [
+    "connect",
+    "extra_cluster",
+    "check",
+    "expect",
+    "expect_error",
+    "expect_absent",
+    "skipped",
+    "requires",
+    "probe",
+    "KubelabError",
+    "WaitTimeout",
+    "is_ready",
+    "readiness",
+    "terminal_state",
+    "AGNHOST",
+    "BUSYBOX",
+    "PAUSE",
+    "DNSUTILS",
+    "KUBERNETES_VERSION",
+    "summary_table",
+    "Summary",
+]
 
 # name -> the module (relative to kubelab) that defines it; imported on first use.
 _LAZY = {
-    "connect": "lab.lab", "extra_cluster": "lab.lab",
-    "check": "lab.checks", "expect": "lab.checks", "expect_error": "lab.checks", "expect_absent": "lab.checks",
-    "skipped": "lab.checks", "field": "lab.checks",
-    "requires": "lab.probes", "probe": "lab.probes",
+    "connect": "lab.lab",
+    "extra_cluster": "lab.lab",
+    "check": "lab.checks",
+    "expect": "lab.checks",
+    "expect_error": "lab.checks",
+    "expect_absent": "lab.checks",
+    "skipped": "lab.checks",
+    "field": "lab.checks",
+    "requires": "lab.probes",
+    "probe": "lab.probes",
     "KubelabError": "core.errors",
     "WaitTimeout": "lab.waits",
-    "is_ready": "core.readiness", "readiness": "core.readiness", "terminal_state": "core.readiness",
-    "AGNHOST": "cluster.pinned", "BUSYBOX": "cluster.pinned", "PAUSE": "cluster.pinned", "DNSUTILS": "cluster.pinned",
+    "is_ready": "core.readiness",
+    "readiness": "core.readiness",
+    "terminal_state": "core.readiness",
+    "AGNHOST": "cluster.pinned",
+    "BUSYBOX": "cluster.pinned",
+    "PAUSE": "cluster.pinned",
+    "DNSUTILS": "cluster.pinned",
     "KUBERNETES_VERSION": "cluster.pinned",
-    "summary_table": "lab.report", "Summary": "lab.report",
+    "summary_table": "lab.report",
+    "Summary": "lab.report",
 }
 
 
 def __getattr__(name):
     if name in _LAZY:
         import importlib
+
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'kubelab' has no attribute {name!r}")
 

@@ -36,8 +36,12 @@ def timed(label: str, args: list[str], env: dict | None = None) -> float:
 
 def idle_memory(cluster: str, settle: float) -> float:
     time.sleep(settle)
-    out = subprocess.run(["docker", "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["docker", "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     total = 0.0
     for line in out.splitlines():
         name, usage = line.split(" ", 1)
@@ -48,9 +52,18 @@ def idle_memory(cluster: str, settle: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cold", action="store_true", help="also measure a build from empty caches")
-    parser.add_argument("--settle", type=float, default=60, help="seconds to let the cluster settle before measuring memory")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--cold", action="store_true", help="also measure a build from empty caches"
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=60,
+        help="seconds to let the cluster settle before measuring memory",
+    )
     args = parser.parse_args()
     kubelab = [sys.executable, "-m", "kubelab"]
     figures: dict[str, float] = {}
@@ -59,17 +72,25 @@ def main() -> None:
         tmp = Path(tempfile.mkdtemp(prefix="kubelab-bench-"))
         try:
             env = {"KUBELAB_CACHE": str(tmp / "kubelab"), "GOCACHE": str(tmp / "go-build")}
-            figures["cold build (s)"] = timed("cold build", [*kubelab, "images", "build", "--force-node"], env)
-            steps = json.loads((tmp / "kubelab" / "offline" / "last-build.json").read_text())["timings"]
+            figures["cold build (s)"] = timed(
+                "cold build", [*kubelab, "images", "build", "--force-node"], env
+            )
+            steps = json.loads((tmp / "kubelab" / "offline" / "last-build.json").read_text())[
+                "timings"
+            ]
             for step, seconds in steps.items():
                 figures[f"  cold step {step} (s)"] = round(seconds, 1)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
     figures["warm rebuild (s)"] = timed("warm rebuild", [*kubelab, "images", "build"])
-    figures["node image build (s)"] = timed("node image build", [*kubelab, "images", "build", "--force-node"])
+    figures["node image build (s)"] = timed(
+        "node image build", [*kubelab, "images", "build", "--force-node"]
+    )
     subprocess.run([*kubelab, "down"], check=True)
-    figures["kubelab up to all nodes Ready (s)"] = timed("cluster start", [*kubelab, "up", "--images", "offline"])
+    figures["kubelab up to all nodes Ready (s)"] = timed(
+        "cluster start", [*kubelab, "up", "--images", "offline"]
+    )
     figures["idle cluster memory (GiB)"] = round(idle_memory("kubelab-default", args.settle), 2)
 
     print("\nfigure                                   value")

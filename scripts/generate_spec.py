@@ -62,6 +62,7 @@ class SeedQuote:
     comes after that text on the last: for a line where the learner wrote their note after the
     doc quote they were commenting on (`> doc text ... my note`), or went on to another topic.
     """
+
     first: int
     last: int | None = None
     starting_at: str | None = None
@@ -236,8 +237,10 @@ def seed_line_text(line: str) -> str:
 def quote_from_seed(seed_lines: list[str], where: SeedQuote) -> str:
     last = where.last or where.first
     if not 1 <= where.first <= last <= len(seed_lines):
-        raise SpecError(f"seed lines L{where.first}-L{last} are outside the seed (1-{len(seed_lines)})")
-    parts = [seed_line_text(line) for line in seed_lines[where.first - 1:last]]
+        raise SpecError(
+            f"seed lines L{where.first}-L{last} are outside the seed (1-{len(seed_lines)})"
+        )
+    parts = [seed_line_text(line) for line in seed_lines[where.first - 1 : last]]
     if where.starting_at:
         start = parts[0].find(where.starting_at)
         if start < 0:
@@ -284,17 +287,28 @@ def parse_spec(text: str) -> tuple[list[dict], list[dict], list[dict]]:
             continue
         if in_grouping:
             if row := GROUPING_ROW.match(line):
-                table.append({"number": int(row[1]), "title": row[2], "slug": row[3], "notebook": row[4]})
+                table.append(
+                    {"number": int(row[1]), "title": row[2], "slug": row[3], "notebook": row[4]}
+                )
             continue
         if heading := SECTION_HEADING.match(line):
             marker_line = next((later for later in lines[number:] if later.strip()), "")
             marker = SECTION_MARKER.match(marker_line)
             if not marker:
-                raise SpecError(f"questions.md:{number + 1}: section {heading[1]} has no "
-                                f"'`SLUG` · notebook `NAME` · L…' line (found {marker_line!r})")
-            sections.append({"number": int(heading[1]), "heading": heading[2], "slug": marker[1],
-                             "notebook": marker[2], "seed_start": int(marker[4]),
-                             "seed_end": int(marker[5]) if marker[5] else None})
+                raise SpecError(
+                    f"questions.md:{number + 1}: section {heading[1]} has no "
+                    f"'`SLUG` · notebook `NAME` · L…' line (found {marker_line!r})"
+                )
+            sections.append(
+                {
+                    "number": int(heading[1]),
+                    "heading": heading[2],
+                    "slug": marker[1],
+                    "notebook": marker[2],
+                    "seed_start": int(marker[4]),
+                    "seed_end": int(marker[5]) if marker[5] else None,
+                }
+            )
             continue
         claim, question = CLAIM.match(line), QUESTION.match(line)
         if not (claim or question):
@@ -304,10 +318,20 @@ def parse_spec(text: str) -> tuple[list[dict], list[dict], list[dict]]:
             raise SpecError(f"questions.md:{number}: {found[1]} comes before the first section")
         section = sections[-1]
         if found[2] != section["slug"]:
-            raise SpecError(f"questions.md:{number}: {found[1]} is in section {section['number']} ({section['slug']})")
-        ids.append({"id": found[1], "kind": "claim" if claim else "question", "section": section["number"],
-                    "slug": section["slug"], "notebook": section["notebook"],
-                    "body": found[4][0].upper() + found[4][1:], "line": number})
+            raise SpecError(
+                f"questions.md:{number}: {found[1]} is in section {section['number']} ({section['slug']})"
+            )
+        ids.append(
+            {
+                "id": found[1],
+                "kind": "claim" if claim else "question",
+                "section": section["number"],
+                "slug": section["slug"],
+                "notebook": section["notebook"],
+                "body": found[4][0].upper() + found[4][1:],
+                "line": number,
+            }
+        )
     return sections, ids, table
 
 
@@ -325,8 +349,9 @@ def check_consistency(sections: list[dict], ids: list[dict], table: list[dict]) 
     numbers = [s["number"] for s in sections]
     if numbers != list(range(len(sections))):
         raise SpecError(f"sections are not numbered 0, 1, 2, ... in order: {numbers}")
-    if [(r["number"], r["slug"], r["notebook"]) for r in table] != \
-            [(s["number"], s["slug"], s["notebook"]) for s in sections]:
+    if [(r["number"], r["slug"], r["notebook"]) for r in table] != [
+        (s["number"], s["slug"], s["notebook"]) for s in sections
+    ]:
         raise SpecError("the 'Section → notebook' table disagrees with the section headings")
     seen: set[str] = set()
     counters: dict[tuple[str, str], int] = {}
@@ -338,11 +363,16 @@ def check_consistency(sections: list[dict], ids: list[dict], table: list[dict]) 
         key = (entry["kind"], entry["slug"])
         counters[key] = counters.get(key, 0) + 1
         if not entry["id"].endswith(f"-{counters[key]}"):
-            raise SpecError(f"questions.md:{entry['line']}: expected {entry['kind']} number {counters[key]}, "
-                            f"found {entry['id']}")
-    totals = {"sections": len(sections), "claims": sum(e["kind"] == "claim" for e in ids),
-              "questions": sum(e["kind"] == "question" for e in ids),
-              "notebooks": len({s["notebook"] for s in sections})}
+            raise SpecError(
+                f"questions.md:{entry['line']}: expected {entry['kind']} number {counters[key]}, "
+                f"found {entry['id']}"
+            )
+    totals = {
+        "sections": len(sections),
+        "claims": sum(e["kind"] == "claim" for e in ids),
+        "questions": sum(e["kind"] == "question" for e in ids),
+        "notebooks": len({s["notebook"] for s in sections}),
+    }
     if totals != EXPECTED:
         raise SpecError(f"questions.md gives {totals}; its header says {EXPECTED}")
 
@@ -357,11 +387,17 @@ def seed_ranges(sections: list[dict], seed_lines: list[str]) -> dict[int, tuple[
     for index, section in enumerate(sections):
         start = section["seed_start"]
         if section["number"] > 0 and not seed_lines[start - 1].startswith("## "):
-            raise SpecError(f"§{section['number']} says it starts at seed line L{start}, "
-                            f"which is not a heading: {seed_lines[start - 1]!r}")
+            raise SpecError(
+                f"§{section['number']} says it starts at seed line L{start}, "
+                f"which is not a heading: {seed_lines[start - 1]!r}"
+            )
         end = section["seed_end"]
         if end is None:
-            end = sections[index + 1]["seed_start"] - 1 if index + 1 < len(sections) else len(seed_lines)
+            end = (
+                sections[index + 1]["seed_start"] - 1
+                if index + 1 < len(sections)
+                else len(seed_lines)
+            )
             while end > start and not seed_lines[end - 1].strip():
                 end -= 1
         ranges[section["number"]] = (start, end)
@@ -374,8 +410,10 @@ def quote_for(entry: dict, seed_lines: list[str], ranges: dict[int, tuple[int, i
     if where := SEED_QUOTES.get(entry["id"]):
         start, end = ranges[entry["section"]]
         if not start <= where.first <= (where.last or where.first) <= end:
-            raise SpecError(f"{entry['id']}: seed lines L{where.first}-L{where.last or where.first} "
-                            f"are outside §{entry['section']} (L{start}–L{end})")
+            raise SpecError(
+                f"{entry['id']}: seed lines L{where.first}-L{where.last or where.first} "
+                f"are outside §{entry['section']} (L{start}–L{end})"
+            )
         return quote_from_seed(seed_lines, where)
     if parenthetical := QUOTE_PARENTHETICAL.search(entry["body"]):
         return parenthetical[1]
@@ -391,44 +429,87 @@ def build(spec_text: str, seed_text: str, source_name: str = "questions.md") -> 
     if unknown:
         raise SpecError(f"SEED_QUOTES names IDs the spec does not have: {sorted(unknown)}")
     titles = {row["number"]: row["title"] for row in table}
-    out_sections = [{"number": s["number"], "title": section_title(s["heading"], titles[s["number"]]),
-                     "slug": s["slug"], "notebook": s["notebook"],
-                     "seed_lines": "L{}–L{}".format(*ranges[s["number"]])} for s in sections]
+    out_sections = [
+        {
+            "number": s["number"],
+            "title": section_title(s["heading"], titles[s["number"]]),
+            "slug": s["slug"],
+            "notebook": s["notebook"],
+            "seed_lines": "L{}–L{}".format(*ranges[s["number"]]),
+        }
+        for s in sections
+    ]
     out_ids = []
     for entry in ids:
         quote = quote_for(entry, seed_lines, ranges)
-        if entry["kind"] == "question" and entry["section"] in QUOTED_SECTIONS \
-                and not (quote and JAPANESE.search(quote)):
-            raise SpecError(f"{entry['id']} (§{entry['section']}) needs the learner's Japanese words: "
-                            f"add its seed lines to SEED_QUOTES (got {quote!r})")
-        out_ids.append({"id": entry["id"], "kind": entry["kind"], "section": entry["section"],
-                        "slug": entry["slug"], "notebook": entry["notebook"],
-                        "text": summary_line(entry["body"], entry["kind"]), "quote_ja": quote})
-    return {"source": source_name, "generated_by": "scripts/generate_spec.py",
-            "sections": out_sections, "ids": out_ids}
+        if (
+            entry["kind"] == "question"
+            and entry["section"] in QUOTED_SECTIONS
+            and not (quote and JAPANESE.search(quote))
+        ):
+            raise SpecError(
+                f"{entry['id']} (§{entry['section']}) needs the learner's Japanese words: "
+                f"add its seed lines to SEED_QUOTES (got {quote!r})"
+            )
+        out_ids.append(
+            {
+                "id": entry["id"],
+                "kind": entry["kind"],
+                "section": entry["section"],
+                "slug": entry["slug"],
+                "notebook": entry["notebook"],
+                "text": summary_line(entry["body"], entry["kind"]),
+                "quote_ja": quote,
+            }
+        )
+    return {
+        "source": source_name,
+        "generated_by": "scripts/generate_spec.py",
+        "sections": out_sections,
+        "ids": out_ids,
+    }
 
 
 def to_text(spec: dict) -> str:
     """JSON with one section or ID per line: valid JSON that still reads (and diffs) line by line."""
+
     def rows(items: list[dict]) -> str:
         return ",\n".join("  " + json.dumps(item, ensure_ascii=False) for item in items)
-    head = ",\n".join(f" {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}"
-                      for k, v in spec.items() if k not in ("sections", "ids"))
-    return (f"{{\n{head},\n \"sections\": [\n{rows(spec['sections'])}\n ],\n"
-            f" \"ids\": [\n{rows(spec['ids'])}\n ]\n}}\n")
+
+    head = ",\n".join(
+        f" {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}"
+        for k, v in spec.items()
+        if k not in ("sections", "ids")
+    )
+    return (
+        f"{{\n{head},\n \"sections\": [\n{rows(spec['sections'])}\n ],\n"
+        f" \"ids\": [\n{rows(spec['ids'])}\n ]\n}}\n"
+    )
 
 
 def not_in_seed(spec: dict, seed_text: str) -> list[str]:
     """Questions whose quote (from questions.md) is not word for word in the seed: candidates to curate."""
-    return [e["id"] for e in spec["ids"] if e["quote_ja"] and missing_fragment(e["quote_ja"], seed_text)]
+    return [
+        e["id"] for e in spec["ids"] if e["quote_ja"] and missing_fragment(e["quote_ja"], seed_text)
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--spec", type=Path, default=DEFAULT_SPEC, help=f"questions.md (default: {DEFAULT_SPEC})")
-    parser.add_argument("--seed", type=Path, help=f"the seed (default: {SEED_NAME} next to the spec)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"where to write (default: {DEFAULT_OUT})")
-    parser.add_argument("--check", action="store_true", help=f"write nothing; exit 1 if --out or the seed's copy next to it ({SEED_COPY}) differs from what would be written")
+    parser.add_argument(
+        "--spec", type=Path, default=DEFAULT_SPEC, help=f"questions.md (default: {DEFAULT_SPEC})"
+    )
+    parser.add_argument(
+        "--seed", type=Path, help=f"the seed (default: {SEED_NAME} next to the spec)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"where to write (default: {DEFAULT_OUT})"
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help=f"write nothing; exit 1 if --out or the seed's copy next to it ({SEED_COPY}) differs from what would be written",
+    )
     args = parser.parse_args(argv)
     seed = args.seed or args.spec.with_name(SEED_NAME)
     seed_copy = args.out.with_name(SEED_COPY)
@@ -442,10 +523,16 @@ def main(argv: list[str] | None = None) -> int:
     text = to_text(spec)
     assert json.loads(text) == spec, "to_text must write exactly the spec"
     if args.check:
-        stale = [str(path) for path, wanted in ((args.out, text.encode("utf-8")), (seed_copy, seed_bytes))
-                 if (path.read_bytes() if path.exists() else b"") != wanted]
+        stale = [
+            str(path)
+            for path, wanted in ((args.out, text.encode("utf-8")), (seed_copy, seed_bytes))
+            if (path.read_bytes() if path.exists() else b"") != wanted
+        ]
         if stale:
-            print(f"generate_spec: {' and '.join(stale)} out of date: run scripts/generate_spec.py", file=sys.stderr)
+            print(
+                f"generate_spec: {' and '.join(stale)} out of date: run scripts/generate_spec.py",
+                file=sys.stderr,
+            )
             return 1
         print(f"{args.out} and {seed_copy} are up to date")
         return 0
@@ -453,13 +540,18 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(text, encoding="utf-8")
     seed_copy.write_bytes(seed_bytes)
     questions = [e for e in spec["ids"] if e["kind"] == "question"]
-    print(f"wrote {args.out}: {len(spec['sections'])} sections, {len(spec['ids']) - len(questions)} claims, "
-          f"{len(questions)} questions ({sum(bool(e['quote_ja']) for e in questions)} with the learner's words)")
+    print(
+        f"wrote {args.out}: {len(spec['sections'])} sections, {len(spec['ids']) - len(questions)} claims, "
+        f"{len(questions)} questions ({sum(bool(e['quote_ja']) for e in questions)} with the learner's words)"
+    )
     print(f"wrote {seed_copy}: the seed, {len(seed_text.splitlines())} lines")
     abridged = not_in_seed(spec, seed_text)
     if abridged:
-        print(f"note: {len(abridged)} quotes are not word for word in the seed (abridged in questions.md): "
-              + ", ".join(abridged), file=sys.stderr)
+        print(
+            f"note: {len(abridged)} quotes are not word for word in the seed (abridged in questions.md): "
+            + ", ".join(abridged),
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -25,16 +25,20 @@ def main(source_path: str, executed_path: str) -> None:
         done = ran.get(cell.source)
         if cell.source.lstrip().startswith(MARK) and done is not None:
             cell.outputs = [o for o in done.outputs if o.output_type == "stream"]
-            cell.execution_count = done.execution_count   # nbval compares only cells that were run
+            cell.execution_count = done.execution_count  # nbval compares only cells that were run
             kept += 1
         else:
             if cell.source.lstrip().startswith(MARK):
-                stale.append(cell.source.splitlines()[1][:60] if "\n" in cell.source else cell.source)
+                stale.append(
+                    cell.source.splitlines()[1][:60] if "\n" in cell.source else cell.source
+                )
             cell.outputs, cell.execution_count = [], None
     nbformat.write(source, source_path)
     print(f"{source_path}: outputs kept for {kept} stable cell(s)")
     if stale:
-        sys.exit("stable cells not in the executed copy (run the notebook again): " + "; ".join(stale))
+        sys.exit(
+            "stable cells not in the executed copy (run the notebook again): " + "; ".join(stale)
+        )
 
 
 if __name__ == "__main__":

@@ -48,8 +48,8 @@ class Page:
     ids: set[str]
     images: list[dict]
     verification: list[dict]
-    tables: list[list[str]]      # each table's header cells
-    raw_pipes: list[str]         # paragraphs that look like a Markdown table left unrendered
+    tables: list[list[str]]  # each table's header cells
+    raw_pipes: list[str]  # paragraphs that look like a Markdown table left unrendered
     text: str = ""
 
 
@@ -57,14 +57,24 @@ class Browser:
     def __init__(self, width: int = 1400, height: int = 1000):
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
+
         chromium, driver = find(CHROMIUM), find(DRIVER)
         if not chromium or not driver:
             raise RuntimeError(f"Chromium or chromedriver is missing; install them with {SETUP}")
         options = webdriver.ChromeOptions()
         options.binary_location = chromium
-        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    f"--window-size={width},{height}", "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--disable-default-apps"):
+        for arg in (
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            f"--window-size={width},{height}",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-default-apps",
+        ):
             options.add_argument(arg)
         options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
         self.driver = webdriver.Chrome(service=Service(driver), options=options)
@@ -77,17 +87,35 @@ class Browser:
 
     def visit(self, url: str, settle: float = 0.3) -> Page:
         """Load a page, let its scripts run, and report what it did."""
-        self.driver.get_log("browser")       # drop what earlier pages left
+        self.driver.get_log("browser")  # drop what earlier pages left
         self.driver.get_log("performance")
         self.driver.get(url)
         deadline = time.monotonic() + 10
-        while self.driver.execute_script("return document.readyState") != "complete" and time.monotonic() < deadline:
+        while (
+            self.driver.execute_script("return document.readyState") != "complete"
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.05)
-        time.sleep(settle)   # scripts that run on load (search, theme) get to make their requests
+        time.sleep(settle)  # scripts that run on load (search, theme) get to make their requests
         facts = self.driver.execute_script(PAGE_FACTS)
-        errors = [entry["message"] for entry in self.driver.get_log("browser") if entry["level"] == "SEVERE"]
-        return Page(url, facts["title"], errors, self.requests(), facts["links"], set(facts["ids"]),
-                    facts["images"], facts["verification"], facts["tables"], facts["raw_pipes"], facts["text"])
+        errors = [
+            entry["message"]
+            for entry in self.driver.get_log("browser")
+            if entry["level"] == "SEVERE"
+        ]
+        return Page(
+            url,
+            facts["title"],
+            errors,
+            self.requests(),
+            facts["links"],
+            set(facts["ids"]),
+            facts["images"],
+            facts["verification"],
+            facts["tables"],
+            facts["raw_pipes"],
+            facts["text"],
+        )
 
     def requests(self) -> list[str]:
         urls = []

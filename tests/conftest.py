@@ -16,10 +16,11 @@ def cluster() -> KindCluster:
 def namespace(cluster):
     """A fresh namespace for one test, deleted afterwards."""
     name = f"t-{uuid.uuid4().hex[:8]}"
-    Lab(cluster, name, notebook="pytest").create_namespace()   # labelled: `kubelab gc` finds leftovers
+    Lab(
+        cluster, name, notebook="pytest"
+    ).create_namespace()  # labelled: `kubelab gc` finds leftovers
     yield name
     cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
-
 
 
 # -- the notebooks run in the background while the other tests run ------------------------------
@@ -38,21 +39,26 @@ def _runs_notebooks(item) -> bool:
 def pytest_collection_modifyitems(config, items):
     """Tests without a cluster first, then the cluster's quiet tests, then the ones that disturb it,
     then the notebooks' verdicts (which wait for the notebooks)."""
+
     def rank(item):
         if _runs_notebooks(item):
             return 3
         if item.get_closest_marker("disturbs"):
             return 2
         return 1 if item.get_closest_marker("cluster") else 0
+
     items.sort(key=rank)
 
 
 def pytest_collection_finish(session):
     global NOTEBOOK_RUN
-    if session.config.option.collectonly or not any(_runs_notebooks(item) for item in session.items):
+    if session.config.option.collectonly or not any(
+        _runs_notebooks(item) for item in session.items
+    ):
         return
     from kubelab.runner import notebooks, schedule
     from kubelab.cluster import prepare
+
     echo = _around_capture(session.config)
     # Everything the notebooks and tests will bring up or install, built before any of them starts
     # (`make test` has done it already: then this only finds it cached).
@@ -63,6 +69,7 @@ def pytest_collection_finish(session):
 def _around_capture(config):
     """A line on the terminal while pytest captures the tests' output: the notebooks' progress."""
     import threading
+
     terminal = config.pluginmanager.getplugin("terminalreporter")
     capture = config.pluginmanager.getplugin("capturemanager")
     lock = threading.Lock()
@@ -70,6 +77,7 @@ def _around_capture(config):
     def echo(line: str) -> None:
         with lock, capture.global_and_fixture_disabled():
             terminal.write_line(line.rstrip("\n"))
+
     return echo
 
 
@@ -93,6 +101,7 @@ def pytest_terminal_summary(terminalreporter):
     if NOTEBOOK_RUN is None or not NOTEBOOK_RUN.outcomes:
         return
     from kubelab.runner import coverage, notebooks, schedule
+
     terminalreporter.section("notebooks")
     terminalreporter.write_line(schedule.table(NOTEBOOK_RUN.outcomes))
     terminalreporter.write_line(f"(also in {notebooks.out_dir() / 'summary.json'})")

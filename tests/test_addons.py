@@ -21,7 +21,11 @@ def test_an_addon_names_its_manifests_and_only_pinned_images(name):
     images = set(re.findall(r"image:\s*\"?([^\s\"]+)", rendered))
     pinned = load_pins().images()
     assert bool(images) == bool(addon.manifests) and images <= set(pinned.values()), images
-    own = {ref for component, ref in pinned.items() if load_pins().components[component].get("addon") == name}
+    own = {
+        ref
+        for component, ref in pinned.items()
+        if load_pins().components[component].get("addon") == name
+    }
     assert images <= own | set(load_pins().images(addons=False).values())
 
 
@@ -31,14 +35,17 @@ def test_an_unknown_addon_says_which_there_are():
 
 
 @pytest.mark.cluster
-@pytest.mark.disturbs   # an APIService that is not yet available breaks discovery for runs beside it
+@pytest.mark.disturbs  # an APIService that is not yet available breaks discovery for runs beside it
 def test_metrics_server_installs_with_one_call_and_kubectl_top_answers(cluster):
     from kubelab.lab.lab import Lab
+
     lab = Lab(cluster, f"t-{uuid.uuid4().hex[:8]}")
     try:
         lab.addon("metrics-server")
         top = cluster.kubectl("top", "nodes", "--no-headers")
-        assert sorted(line.split()[0] for line in top.splitlines()) == sorted(cluster.node_names()), top
+        assert sorted(line.split()[0] for line in top.splitlines()) == sorted(
+            cluster.node_names()
+        ), top
         assert all(re.fullmatch(r"\d+m", line.split()[1]) for line in top.splitlines()), top
     finally:
         addons.uninstall(cluster, "metrics-server")
@@ -50,6 +57,7 @@ def test_kube_state_metrics_lists_the_tests_deployment(cluster, namespace):
 
     from kubelab.lab.lab import Lab
     from kubelab.cluster.pinned import PAUSE
+
     lab = Lab(cluster, namespace)
     try:
         lab.addon("kube-state-metrics")
@@ -66,9 +74,14 @@ spec:
 """)
         lab.wait_ready("deployment", "counted-by-ksm")
         wanted = f'kube_deployment_status_replicas_ready{{namespace="{namespace}",deployment="counted-by-ksm"}} 2'
-        path = "/api/v1/namespaces/kube-system/services/kube-state-metrics:http-metrics/proxy/metrics"
+        path = (
+            "/api/v1/namespaces/kube-system/services/kube-state-metrics:http-metrics/proxy/metrics"
+        )
         deadline = time.monotonic() + 60
-        while wanted not in (page := cluster.kubectl("get", "--raw", path)) and time.monotonic() < deadline:
+        while (
+            wanted not in (page := cluster.kubectl("get", "--raw", path))
+            and time.monotonic() < deadline
+        ):
             time.sleep(2)
         assert wanted in page, [line for line in page.splitlines() if "counted-by-ksm" in line][:10]
     finally:
@@ -76,14 +89,20 @@ spec:
 
 
 @pytest.mark.cluster
-@pytest.mark.disturbs   # new and removed API groups change discovery for runs beside it
+@pytest.mark.disturbs  # new and removed API groups change discovery for runs beside it
 def test_gateway_api_crds_come_from_the_module_and_wait_for_a_controller(cluster, namespace):
     from kubelab.lab.lab import Lab
+
     lab = Lab(cluster, namespace)
     try:
         lab.addon("gateway-api")
-        version = cluster.kubectl("get", "crd", "gateways.gateway.networking.k8s.io", "-o",
-                                  r"jsonpath={.metadata.annotations.gateway\.networking\.k8s\.io/bundle-version}")
+        version = cluster.kubectl(
+            "get",
+            "crd",
+            "gateways.gateway.networking.k8s.io",
+            "-o",
+            r"jsonpath={.metadata.annotations.gateway\.networking\.k8s\.io/bundle-version}",
+        )
         assert version == load_pins()["gateway-api-crds"]["version"], version
         lab.apply("""
 apiVersion: gateway.networking.k8s.io/v1
@@ -95,17 +114,22 @@ spec:
 """)
         gateway = lab.get("gateway.networking.k8s.io/v1/Gateway", "waiting")
         accepted = next(c for c in gateway["status"]["conditions"] if c["type"] == "Accepted")
-        assert (accepted["status"], accepted["reason"]) == ("Unknown", "Pending"), accepted   # no controller yet
+        assert (accepted["status"], accepted["reason"]) == ("Unknown", "Pending"), (
+            accepted
+        )  # no controller yet
     finally:
         addons.uninstall(cluster, "gateway-api")
 
 
 @pytest.mark.cluster
-def test_an_image_pushed_from_this_machine_is_pulled_by_a_pod_from_the_registry_addon(cluster, namespace, tmp_path):
+def test_an_image_pushed_from_this_machine_is_pulled_by_a_pod_from_the_registry_addon(
+    cluster, namespace, tmp_path
+):
     from kubelab.cluster import registry
     from kubelab.lab.lab import Lab
     from kubelab.cluster.offline import oci
     from kubelab.cluster.offline.build import builder
+
     lab = Lab(cluster, namespace)
     try:
         lab.addon("registry")
@@ -114,9 +138,17 @@ def test_an_image_pushed_from_this_machine_is_pulled_by_a_pod_from_the_registry_
         marker = tmp_path / "marker"
         marker.write_text(namespace)
         archive = tmp_path / "demo.tar"
-        oci.write_archive(oci.Image("registry.kubelab.local:5000/demo:1", files={"pause": pause, "marker": marker},
-                                    entrypoint=["/pause"]), archive)
-        digest = registry.push(archive, f"{lab.internal_ip(cluster.node_names()[-1])}:30500", "demo", "1")
+        oci.write_archive(
+            oci.Image(
+                "registry.kubelab.local:5000/demo:1",
+                files={"pause": pause, "marker": marker},
+                entrypoint=["/pause"],
+            ),
+            archive,
+        )
+        digest = registry.push(
+            archive, f"{lab.internal_ip(cluster.node_names()[-1])}:30500", "demo", "1"
+        )
         lab.apply("""
 apiVersion: v1
 kind: Pod
@@ -132,16 +164,21 @@ spec:
 
 
 @pytest.mark.cluster
-@pytest.mark.disturbs   # it brings the Gateway API CRDs, and their removal changes discovery
+@pytest.mark.disturbs  # it brings the Gateway API CRDs, and their removal changes discovery
 def test_one_controller_routes_an_ingress_and_an_httproute_to_a_service(cluster, namespace):
     import time
     import urllib.request
 
     from kubelab.lab.lab import Lab
+
     lab = Lab(cluster, namespace)
     try:
         lab.addon("traefik")
-        lab.apply(server("web") + "---" + SERVICE + f"""
+        lab.apply(
+            server("web")
+            + "---"
+            + SERVICE
+            + f"""
 ---
 apiVersion: networking.k8s.io/v1
 kind: Ingress
@@ -166,11 +203,19 @@ spec:
   parentRefs: [{{name: web}}]
   hostnames: [gateway.{namespace}.example]
   rules: [{{backendRefs: [{{name: web, port: 80}}]}}]
-""")
+"""
+        )
         lab.wait_ready("deployment", "web")
-        lab.wait_until("gateway.networking.k8s.io/v1/Gateway", "web", lambda g: any(
-            c["type"] == "Programmed" and c["status"] == "True" for c in (g.get("status") or {}).get("conditions", [])),
-            "the Gateway to be Programmed by its controller", timeout=60)
+        lab.wait_until(
+            "gateway.networking.k8s.io/v1/Gateway",
+            "web",
+            lambda g: any(
+                c["type"] == "Programmed" and c["status"] == "True"
+                for c in (g.get("status") or {}).get("conditions", [])
+            ),
+            "the Gateway to be Programmed by its controller",
+            timeout=60,
+        )
         address = f"http://{lab.internal_ip(cluster.node_names()[-1])}:30080/hostname"
 
         def answer(host):
@@ -184,6 +229,7 @@ spec:
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(1)
+
         assert answer(f"ingress.{namespace}.example").startswith("web-")
         assert answer(f"gateway.{namespace}.example").startswith("web-")
     finally:

@@ -23,7 +23,8 @@ def test_an_issued_certificate_is_trusted_for_its_names_only(tmp_path):
                 with context.wrap_socket(conn, server_side=True):
                     pass
             except (ssl.SSLError, OSError):
-                pass   # the client refused our certificate: that is the point of one case
+                pass  # the client refused our certificate: that is the point of one case
+
     threading.Thread(target=serve, daemon=True).start()
 
     assert certs.verify_server("127.0.0.1", port, issued.ca_pem, "secure.example").trusted

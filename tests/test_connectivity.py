@@ -5,6 +5,7 @@ from kubelab.helpers import connectivity
 
 class FakeLab:
     """Answers each source's parallel curls as a cluster would: b is blocked for everyone but itself."""
+
     def __init__(self):
         self.commands = []
 
@@ -15,9 +16,15 @@ class FakeLab:
 
 def test_a_matrix_from_one_exec_per_source():
     lab = FakeLab()
-    matrix = connectivity.probe(lab, {"a": ("ns1", "a"), "b": ("ns2", "b")}, {"a": "10.0.0.1:8080", "b": "10.0.0.2:8080"})
+    matrix = connectivity.probe(
+        lab, {"a": ("ns1", "a"), "b": ("ns2", "b")}, {"a": "10.0.0.1:8080", "b": "10.0.0.2:8080"}
+    )
     assert matrix == {("a", "a"): True, ("a", "b"): False, ("b", "a"): True, ("b", "b"): True}
     assert [(ns, pod) for ns, pod, _ in lab.commands] == [("ns1", "a"), ("ns2", "b")]
     assert "http://10.0.0.2:8080/" in lab.commands[0][2] and lab.commands[0][2].endswith("wait")
     assert connectivity.reached(matrix) == {("a", "a"), ("b", "a"), ("b", "b")}
-    assert connectivity.table(matrix, ["a", "b"], ["a", "b"]).splitlines()[1].split() == ["a", "✓", "·"]
+    assert connectivity.table(matrix, ["a", "b"], ["a", "b"]).splitlines()[1].split() == [
+        "a",
+        "✓",
+        "·",
+    ]

@@ -28,9 +28,14 @@ COMMIT
 
 def test_a_service_path_from_its_addresses_to_its_endpoints():
     web = dataplane.parse(SAVED, "lab", "web")
-    assert list(web) == ["http"]   # web-other is another Service
+    assert list(web) == ["http"]  # web-other is another Service
     path = web["http"]
-    assert (path.cluster_ip, path.external_ips, path.node_port, path.chain) == ("10.96.7.7:80", ["192.0.2.50:80"], "30080", "KUBE-SVC-AAA")
+    assert (path.cluster_ip, path.external_ips, path.node_port, path.chain) == (
+        "10.96.7.7:80",
+        ["192.0.2.50:80"],
+        "30080",
+        "KUBE-SVC-AAA",
+    )
     assert path.addresses == ["10.244.1.5:8080", "10.244.1.6:8080", "10.244.2.7:8080"]
     assert [e.chain for e in path.endpoints] == ["KUBE-SEP-1", "KUBE-SEP-2", "KUBE-SEP-3"]
     assert all(abs(share - 1 / 3) < 1e-6 for share in path.shares().values())
@@ -44,10 +49,20 @@ def test_a_node_local_path_and_a_service_without_rules():
 
 
 def test_one_ports_path_on_a_node_is_empty_until_kube_proxy_writes_it():
-    class Saved:   # a node whose iptables-save gives SAVED
+    class Saved:  # a node whose iptables-save gives SAVED
         def sh(self, command):
             return SAVED
-    assert dataplane.path(Saved(), "lab", "web", "http").addresses == ["10.244.1.5:8080", "10.244.1.6:8080", "10.244.2.7:8080"]
+
+    assert dataplane.path(Saved(), "lab", "web", "http").addresses == [
+        "10.244.1.5:8080",
+        "10.244.1.6:8080",
+        "10.244.2.7:8080",
+    ]
     assert dataplane.path(Saved(), "lab", "local").chain == "KUBE-SVL-BBB"
     missing = dataplane.path(Saved(), "lab", "late", "http")
-    assert (missing.port, missing.chain, missing.endpoints, missing.external_ips) == ("http", "", [], [])
+    assert (missing.port, missing.chain, missing.endpoints, missing.external_ips) == (
+        "http",
+        "",
+        [],
+        [],
+    )

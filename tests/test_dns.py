@@ -26,13 +26,24 @@ COREFILE = """\
 
 def test_dig_answers_become_records():
     records = dns.answers(DIG)
-    assert [(r.type, r.data) for r in records] == [("CNAME", "primary.other.svc.cluster.local."), ("A", "10.96.44.5"),
-                                                   ("SRV", "0 100 80 web.lab.svc.cluster.local.")]
+    assert [(r.type, r.data) for r in records] == [
+        ("CNAME", "primary.other.svc.cluster.local."),
+        ("A", "10.96.44.5"),
+        ("SRV", "0 100 80 web.lab.svc.cluster.local."),
+    ]
     assert records[0].ttl == 30 and records[0].name == "database.lab.svc.cluster.local."
 
 
 def test_the_corefile_settings_for_cluster_names():
-    assert dns.kubernetes_settings(COREFILE) == {"ttl": 30, "pods": "insecure", "cache_seconds": 30,
-                                                 "cache_disabled": ["denial", "success"]}
-    assert dns.kubernetes_settings(".:53 {\n kubernetes cluster.local {\n }\n cache 30\n}") == \
-        {"ttl": 5, "pods": "disabled", "cache_seconds": 30, "cache_disabled": []}
+    assert dns.kubernetes_settings(COREFILE) == {
+        "ttl": 30,
+        "pods": "insecure",
+        "cache_seconds": 30,
+        "cache_disabled": ["denial", "success"],
+    }
+    assert dns.kubernetes_settings(".:53 {\n kubernetes cluster.local {\n }\n cache 30\n}") == {
+        "ttl": 5,
+        "pods": "disabled",
+        "cache_seconds": 30,
+        "cache_disabled": [],
+    }

@@ -23,7 +23,9 @@ def test_cluster_names_not_cached_but_reverse_names_are():
 
 
 def test_no_cache_plugin_caches_nothing():
-    assert not dns.cache_covers(KIND.replace("cache 30 {", "nocache {"), "222.103.96.10.in-addr.arpa.")
+    assert not dns.cache_covers(
+        KIND.replace("cache 30 {", "nocache {"), "222.103.96.10.in-addr.arpa."
+    )
 
 
 def test_disable_lists_several_zones():

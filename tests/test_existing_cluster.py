@@ -60,27 +60,42 @@ def test_an_existing_cluster_is_used_through_its_kubeconfig_only(solo):
     try:
         caps = probes.probe(lab)
         assert caps.node_access is False and caps.nodes == 1 and caps.workers == 0
-        assert caps.cgroup_version is None and caps.swap_bytes is None and caps.oom_score_adj_clamped is None
+        assert (
+            caps.cgroup_version is None
+            and caps.swap_bytes is None
+            and caps.oom_score_adj_clamped is None
+        )
         assert caps.runtime.startswith("containerd://")
         with pytest.raises(probes.RequirementNotMet, match="node access"):
             probes.requires(lab, node_access=True)
-        lab.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "here"}, "data": {"a": "b"}})
+        lab.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "here"},
+                "data": {"a": "b"},
+            }
+        )
         assert lab.get("configmap", "here")["data"] == {"a": "b"}
     finally:
         close_run(lab, namespace, timeout=60)
     assert f"namespace/{namespace}" not in namespaces(solo)
-    assert digest(solo.kubeconfig) == kubeconfig_before   # read, never written
-    assert (solo.dir / "kube-cache").exists()   # kubectl's discovery cache: in kubelab's folder, not ~/.kube
+    assert digest(solo.kubeconfig) == kubeconfig_before  # read, never written
+    assert (
+        solo.dir / "kube-cache"
+    ).exists()  # kubectl's discovery cache: in kubelab's folder, not ~/.kube
 
 
 def test_every_notebook_passes_or_says_what_the_cluster_lacks(solo, tmp_path, monkeypatch):
     from kubelab.runner import notebooks
+
     monkeypatch.setenv("KUBELAB_OUT", str(tmp_path))
     before = namespaces(solo)
     for nb in notebooks.discover():
         result = notebooks.run(nb, cluster=solo)
         # solo has one node: notebooks that need more stop for that reason, which is as good.
-        assert result.status == "passed" or (result.status == "not-run" and re.search(r"node access|\d+ (nodes|workers)",
-                                                                                       result.message)), \
-            f"{nb.name}: {result.status}: {result.message}"
+        assert result.status == "passed" or (
+            result.status == "not-run"
+            and re.search(r"node access|\d+ (nodes|workers)", result.message)
+        ), f"{nb.name}: {result.status}: {result.message}"
     assert namespaces(solo) == before

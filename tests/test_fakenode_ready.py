@@ -23,10 +23,15 @@ class FakeLab:
 
 def test_a_ready_node_with_cpu_and_only_the_labels_given():
     lab = FakeLab()
-    with fakenode.ready_node(lab, "bare", cpu="0", labels={"topology.kubernetes.io/zone": "zone-a"}) as node:
+    with fakenode.ready_node(
+        lab, "bare", cpu="0", labels={"topology.kubernetes.io/zone": "zone-a"}
+    ) as node:
         ready = [c for c in node["status"]["conditions"] if c["type"] == "Ready"]
         assert [c["status"] for c in ready] == ["True"]
-        assert node["status"]["allocatable"]["cpu"] == "0" and node["status"]["allocatable"]["pods"] == "0"
+        assert (
+            node["status"]["allocatable"]["cpu"] == "0"
+            and node["status"]["allocatable"]["pods"] == "0"
+        )
         assert node["metadata"]["labels"] == {"topology.kubernetes.io/zone": "zone-a"}
         assert node["spec"]["unschedulable"] is True
         assert {"key": "kubelab.dev/nowhere", "effect": "NoExecute"} in node["spec"]["taints"]

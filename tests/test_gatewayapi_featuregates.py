@@ -7,37 +7,98 @@ from kubelab.helpers import connectivity, featuregates, gatewayapi
 # What the standard channel's HTTPRoute CRD (v1.6.1) says of its filters, cut down to the part read.
 HTTPROUTE_CRD = {
     "metadata": {"name": "httproutes.gateway.networking.k8s.io"},
-    "spec": {"versions": [{"name": "v1", "schema": {"openAPIV3Schema": {"properties": {"spec": {"properties": {"rules": {"items": {"properties": {
-        "filters": {"items": {"properties": {
-            "type": {"description": "Type identifies the type of filter to apply. ... - Core: ... - Extended: ..."},
-            "requestHeaderModifier": {"description": "RequestHeaderModifier defines a schema for a filter that modifies request\nheaders.\n\nSupport: Core"},
-            "requestRedirect": {"description": "RequestRedirect defines a schema for a filter that responds to the\nrequest with an HTTP redirection.\n\nSupport: Core"},
-            "urlRewrite": {"description": "URLRewrite defines a schema for a filter that modifies a request during forwarding.\n\nSupport: Extended"},
-            "extensionRef": {"description": "ExtensionRef is an optional, implementation-specific extension to the\n\"filter\" behavior.\n\nThis filter can be used multiple times within the same rule.\n\nSupport: Implementation-specific"},
-            "mystery": {"description": "no level given"},
-        }}}}}}}}}}}}]},
+    "spec": {
+        "versions": [
+            {
+                "name": "v1",
+                "schema": {
+                    "openAPIV3Schema": {
+                        "properties": {
+                            "spec": {
+                                "properties": {
+                                    "rules": {
+                                        "items": {
+                                            "properties": {
+                                                "filters": {
+                                                    "items": {
+                                                        "properties": {
+                                                            "type": {
+                                                                "description": "Type identifies the type of filter to apply. ... - Core: ... - Extended: ..."
+                                                            },
+                                                            "requestHeaderModifier": {
+                                                                "description": "RequestHeaderModifier defines a schema for a filter that modifies request\nheaders.\n\nSupport: Core"
+                                                            },
+                                                            "requestRedirect": {
+                                                                "description": "RequestRedirect defines a schema for a filter that responds to the\nrequest with an HTTP redirection.\n\nSupport: Core"
+                                                            },
+                                                            "urlRewrite": {
+                                                                "description": "URLRewrite defines a schema for a filter that modifies a request during forwarding.\n\nSupport: Extended"
+                                                            },
+                                                            "extensionRef": {
+                                                                "description": "ExtensionRef is an optional, implementation-specific extension to the\n\"filter\" behavior.\n\nThis filter can be used multiple times within the same rule.\n\nSupport: Implementation-specific"
+                                                            },
+                                                            "mystery": {
+                                                                "description": "no level given"
+                                                            },
+                                                        }
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                },
+            }
+        ]
+    },
 }
 
 
 def test_filter_support_levels_come_from_the_crd_descriptions():
-    assert gatewayapi.filter_support(HTTPROUTE_CRD) == {"requestHeaderModifier": "Core", "requestRedirect": "Core",
-                                                       "urlRewrite": "Extended", "extensionRef": "Implementation-specific"}
+    assert gatewayapi.filter_support(HTTPROUTE_CRD) == {
+        "requestHeaderModifier": "Core",
+        "requestRedirect": "Core",
+        "urlRewrite": "Extended",
+        "extensionRef": "Implementation-specific",
+    }
     with pytest.raises(KeyError):
         gatewayapi.filter_support(HTTPROUTE_CRD, version="v1beta1")
 
 
 def test_route_and_gateway_status_read_as_conditions():
-    route = {"metadata": {"namespace": "b"}, "status": {"parents": [
-        {"parentRef": {"name": "web", "namespace": "a"}, "controllerName": "traefik.io/gateway-controller",
-         "conditions": [{"type": "Accepted", "status": "False", "reason": "NotAllowedByListeners"}]},
-        {"parentRef": {"name": "local"}, "conditions": [{"type": "Accepted", "status": "True", "reason": "Accepted"}]}]}}
-    assert gatewayapi.parent_conditions(route) == {"a/web": {"Accepted": ("False", "NotAllowedByListeners")},
-                                                   "b/local": {"Accepted": ("True", "Accepted")}}
-    assert gatewayapi.parent_conditions({"metadata": {}}) == {} and gatewayapi.conditions(None) == {}
+    route = {
+        "metadata": {"namespace": "b"},
+        "status": {
+            "parents": [
+                {
+                    "parentRef": {"name": "web", "namespace": "a"},
+                    "controllerName": "traefik.io/gateway-controller",
+                    "conditions": [
+                        {"type": "Accepted", "status": "False", "reason": "NotAllowedByListeners"}
+                    ],
+                },
+                {
+                    "parentRef": {"name": "local"},
+                    "conditions": [{"type": "Accepted", "status": "True", "reason": "Accepted"}],
+                },
+            ]
+        },
+    }
+    assert gatewayapi.parent_conditions(route) == {
+        "a/web": {"Accepted": ("False", "NotAllowedByListeners")},
+        "b/local": {"Accepted": ("True", "Accepted")},
+    }
+    assert (
+        gatewayapi.parent_conditions({"metadata": {}}) == {} and gatewayapi.conditions(None) == {}
+    )
     gateway = {"status": {"listeners": [{"name": "http", "attachedRoutes": 1}, {"name": "https"}]}}
     assert gatewayapi.attached_routes(gateway) == {"http": 1, "https": 0}
-    assert gatewayapi.supported_features({"status": {"supportedFeatures": [{"name": "HTTPRoutePathRewrite"}, {"name": "Gateway"}]}}) \
-        == ["Gateway", "HTTPRoutePathRewrite"]
+    assert gatewayapi.supported_features(
+        {"status": {"supportedFeatures": [{"name": "HTTPRoutePathRewrite"}, {"name": "Gateway"}]}}
+    ) == ["Gateway", "HTTPRoutePathRewrite"]
     assert gatewayapi.supported_features({"status": {}}) == []
 
 
@@ -57,7 +118,9 @@ def test_feature_gates_from_metrics_and_from_history():
     assert gates["RecoverVolumeExpansionFailure"] == featuregates.Gate(True, "BETA")
     assert gates["SomethingAlpha"] == featuregates.Gate(False, "ALPHA")
     history = dict(alpha=23, beta=32, ga=34)
-    assert featuregates.state(gates, "RecoverVolumeExpansionFailure", minor=33, **history)[0] is True
+    assert (
+        featuregates.state(gates, "RecoverVolumeExpansionFailure", minor=33, **history)[0] is True
+    )
     # a cluster that turned the gate off says so, whatever the version
     off = {"RecoverVolumeExpansionFailure": featuregates.Gate(False, "BETA")}
     assert featuregates.state(off, "RecoverVolumeExpansionFailure", minor=33, **history)[0] is False
@@ -65,8 +128,12 @@ def test_feature_gates_from_metrics_and_from_history():
     none = featuregates.read(METRICS_V137)
     assert "RecoverVolumeExpansionFailure" not in none
     assert featuregates.state(none, "RecoverVolumeExpansionFailure", minor=37, **history)[0] is True
-    assert featuregates.state(none, "RecoverVolumeExpansionFailure", minor=22, **history)[0] is False
-    assert featuregates.state(none, "RecoverVolumeExpansionFailure", minor=31, **history)[0] is False
+    assert (
+        featuregates.state(none, "RecoverVolumeExpansionFailure", minor=22, **history)[0] is False
+    )
+    assert (
+        featuregates.state(none, "RecoverVolumeExpansionFailure", minor=31, **history)[0] is False
+    )
     assert featuregates.state(none, "RecoverVolumeExpansionFailure", minor=32, **history)[0] is True
 
 

@@ -29,23 +29,33 @@ NFT = """table inet kube-network-policies {
 
 
 def test_counters_and_comments_do_not_count():
-    later = KINDNETD.replace("[120:3400]", "[999:1]").replace("Mon Dec  7 17:00:00", "Tue Dec  8 09:00:00")
+    later = KINDNETD.replace("[120:3400]", "[999:1]").replace(
+        "Mon Dec  7 17:00:00", "Tue Dec  8 09:00:00"
+    )
     assert policyrules.lines(KINDNETD) == policyrules.lines(later)
-    assert policyrules.lines(NFT) == policyrules.lines(NFT.replace("packets 12 bytes 720", "packets 99 bytes 5"))
+    assert policyrules.lines(NFT) == policyrules.lines(
+        NFT.replace("packets 12 bytes 720", "packets 99 bytes 5")
+    )
 
 
 def test_addresses_match_whole():
     rules = policyrules.lines(KINDNETD + NFT)
-    assert policyrules.mentioning(rules, ["10.244.1.5"]) == {"-A KINDNET-NP-INGRESS -d 10.244.1.5/32 -j KNP-I-3f2a9c",
-                                                            "elements = { 10.244.1.5, 10.244.2.7 }"}
+    assert policyrules.mentioning(rules, ["10.244.1.5"]) == {
+        "-A KINDNET-NP-INGRESS -d 10.244.1.5/32 -j KNP-I-3f2a9c",
+        "elements = { 10.244.1.5, 10.244.2.7 }",
+    }
     assert policyrules.mentioning(rules, ["10.244.1.50", "10.244.1.55"]) == set()
-    assert policyrules.mentioning(rules, ["10.244.2.7"]) == {"elements = { 10.244.1.5, 10.244.2.7 }"}
+    assert policyrules.mentioning(rules, ["10.244.2.7"]) == {
+        "elements = { 10.244.1.5, 10.244.2.7 }"
+    }
 
 
 def test_engine_named_from_what_is_found():
     assert policyrules.engine(policyrules.lines(KINDNETD))[0] == "kubelab-kindnetd"
     assert policyrules.engine(policyrules.lines(NFT))[0] == "kube-network-policies"
-    as_in_kind = NFT.replace("table inet kube-network-policies", "table inet kindnet-network-policies")   # kind's kindnetd names its table so
+    as_in_kind = NFT.replace(
+        "table inet kube-network-policies", "table inet kindnet-network-policies"
+    )  # kind's kindnetd names its table so
     assert policyrules.engine(policyrules.lines(as_in_kind))[0] == "kube-network-policies"
     assert policyrules.engine(policyrules.lines("*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n")) is None
 

@@ -11,10 +11,13 @@ from kubelab.lab.recorder import Event, Recorder  # noqa: E402
 
 
 def recording(objects: int, states: int) -> Recorder:
-    rec = Recorder.__new__(Recorder)   # no watch: only the events matter to the picture
+    rec = Recorder.__new__(Recorder)  # no watch: only the events matter to the picture
     rec.started, rec.stopped = 0.0, 10.0
-    rec.events = [Event(i + j * 0.3, "MODIFIED", "ReplicaSet", f"web-{i}", f"{j}/4 ready")
-                  for i in range(objects) for j in range(states)]
+    rec.events = [
+        Event(i + j * 0.3, "MODIFIED", "ReplicaSet", f"web-{i}", f"{j}/4 ready")
+        for i in range(objects)
+        for j in range(states)
+    ]
     return rec
 
 

@@ -22,7 +22,9 @@ def test_the_scaffold_asks_every_question_of_its_sections_in_the_learners_words(
     asked = questions.in_notebook(nb)
     wanted = {i.id: i.quote_ja for i in expected if i.kind == "question"}
     assert {q.ids[0] for q in asked} == set(wanted)
-    assert all("".join(q.japanese.split()) == "".join(wanted[q.ids[0]].split()) for q in asked), "quoted verbatim"
+    assert all("".join(q.japanese.split()) == "".join(wanted[q.ids[0]].split()) for q in asked), (
+        "quoted verbatim"
+    )
     assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells)
     with pytest.raises(KubelabError, match="exists already"):
         scaffold.new("08", folder=tmp_path)

@@ -39,13 +39,16 @@ def load_generator():
 
 # --- the spec ------------------------------------------------------------------------------
 
+
 def test_the_spec_has_the_totals_questions_md_states(the_spec):
     kinds = Counter(item.kind for item in the_spec.ids)
     assert kinds == {"claim": 428, "question": 188}
     assert [s.number for s in the_spec.sections] == list(range(97))
     assert len(the_spec.notebooks) == 16
     assert [name[:2] for name in the_spec.notebooks] == [f"{n:02d}" for n in range(16)]
-    assert the_spec.section(0) == spec.Section(0, "Introduction", "INTRO", "00-tour-reconcile-and-objects", "L1–L37")
+    assert the_spec.section(0) == spec.Section(
+        0, "Introduction", "INTRO", "00-tour-reconcile-and-objects", "L1–L37"
+    )
 
 
 def test_ids_are_unique_and_in_spec_order(the_spec):
@@ -76,19 +79,28 @@ def test_the_spec_answers_by_section_and_by_notebook(the_spec):
     assert the_spec.for_notebook("no-such-notebook") == []
     with pytest.raises(KeyError, match="no section 97"):
         the_spec.section(97)
-    assert spec.load() is the_spec     # read once
+    assert spec.load() is the_spec  # read once
 
 
 # --- the generator, on inline texts ---------------------------------------------------------
 
+
 def test_the_generator_summarises_claims_and_questions_in_one_line():
     gen = load_generator()
-    assert gen.summary_line("There is no workflow engine. Control loops drive it. More here.", "claim") \
+    assert (
+        gen.summary_line("There is no workflow engine. Control loops drive it. More here.", "claim")
         == "There is no workflow engine. Control loops drive it."
-    assert gen.summary_line("Nodes needed swap off. Can they run with it on? Pointer: NodeSwap.", "question") \
+    )
+    assert (
+        gen.summary_line(
+            "Nodes needed swap off. Can they run with it on? Pointer: NodeSwap.", "question"
+        )
         == "Nodes needed swap off. Can they run with it on?"
-    assert gen.summary_line("Use `kubectl get -l a.b` here, e.g. with labels. Next.", "claim") \
+    )
+    assert (
+        gen.summary_line("Use `kubectl get -l a.b` here, e.g. with labels. Next.", "claim")
         == "Use `kubectl get -l a.b` here, e.g. with labels. Next."
+    )
     long = "A claim about `a very long piece of code " + "x " * 120 + "end` and more."
     short = gen.summary_line(long, "claim")
     assert short.endswith(" …") and short.count("`") % 2 == 0 and len(short) <= 202
@@ -98,7 +110,10 @@ def test_the_generator_copies_the_learners_words_from_the_seed():
     gen = load_generator()
     seed = ["# title", "- 一行目の質問？", "  - 二行目", "  > doc text. 私のメモ。関係ない話"]
     assert gen.quote_from_seed(seed, gen.SeedQuote(2, 3)) == "一行目の質問？ … 二行目"
-    assert gen.quote_from_seed(seed, gen.SeedQuote(4, starting_at="私の", ending_with="メモ。")) == "私のメモ。"
+    assert (
+        gen.quote_from_seed(seed, gen.SeedQuote(4, starting_at="私の", ending_with="メモ。"))
+        == "私のメモ。"
+    )
     with pytest.raises(gen.SpecError):
         gen.quote_from_seed(seed, gen.SeedQuote(4, 9))
 
@@ -106,20 +121,31 @@ def test_the_generator_copies_the_learners_words_from_the_seed():
 def test_a_quote_is_the_seeds_words_in_the_seeds_order_with_its_gaps_marked():
     gen = load_generator()
     seed = "# title\n- 一行目の質問？ それから\n  - 二行目   の話\n  > doc text. 私のメモ。\n"
-    for quote in ("一行目の質問？ それから", "質問？", "二行目 の話", "一行目 … 二行目", "一行目...私のメモ。",
-                  "一行目の質問？ … 二行目 の話 … 私のメモ。"):
+    for quote in (
+        "一行目の質問？ それから",
+        "質問？",
+        "二行目 の話",
+        "一行目 … 二行目",
+        "一行目...私のメモ。",
+        "一行目の質問？ … 二行目 の話 … 私のメモ。",
+    ):
         assert gen.missing_fragment(quote, seed) is None, quote
-    assert gen.missing_fragment("一行目の質問？ それから 二行目", seed) == "一行目の質問？ それから 二行目"  # two lines run into one
-    assert gen.missing_fragment("二行目 … 一行目", seed) == "一行目"                                    # reordered
+    assert (
+        gen.missing_fragment("一行目の質問？ それから 二行目", seed)
+        == "一行目の質問？ それから 二行目"
+    )  # two lines run into one
+    assert gen.missing_fragment("二行目 … 一行目", seed) == "一行目"  # reordered
     assert gen.missing_fragment("一行目の質問 … 三行目", seed) == "三行目"
 
 
 def test_the_generator_refuses_a_spec_with_the_wrong_totals():
     gen = load_generator()
-    text = ("## 0. Introduction (untitled)\n`INTRO` · notebook `00-tour` · L1–L2\n"
-            "- C-INTRO-1: A claim.\n- **Q-INTRO-1**: A question? (\"質問\")\n\n"
-            "## Notebook grouping\n| # | Section | Slug | Notebook |\n|---|---|---|---|\n"
-            "| 0 | (Introduction, untitled) | INTRO | 00-tour |\n")
+    text = (
+        "## 0. Introduction (untitled)\n`INTRO` · notebook `00-tour` · L1–L2\n"
+        "- C-INTRO-1: A claim.\n- **Q-INTRO-1**: A question? (\"質問\")\n\n"
+        "## Notebook grouping\n| # | Section | Slug | Notebook |\n|---|---|---|---|\n"
+        "| 0 | (Introduction, untitled) | INTRO | 00-tour |\n"
+    )
     sections, ids, table = gen.parse_spec(text)
     assert [i["id"] for i in ids] == ["C-INTRO-1", "Q-INTRO-1"] and len(table) == 1
     with pytest.raises(gen.SpecError, match="its header says"):
@@ -129,7 +155,9 @@ def test_the_generator_refuses_a_spec_with_the_wrong_totals():
 def test_the_committed_spec_json_is_what_the_generator_writes(the_spec):
     gen = load_generator()
     committed = (REPO / "kubelab" / "data" / "spec.json").read_text(encoding="utf-8")
-    assert gen.to_text(json.loads(committed)) == committed   # the file is in the generator's own format
+    assert (
+        gen.to_text(json.loads(committed)) == committed
+    )  # the file is in the generator's own format
     assert spec.DATA.is_file()
 
 
@@ -138,33 +166,62 @@ def test_the_curated_quotes_are_the_learners_words(the_spec):
     gen = load_generator()
     seed = SEED.read_text(encoding="utf-8")
     assert len(seed.splitlines()) >= max(q.last or q.first for q in gen.SEED_QUOTES.values())
-    wrong = {id_: fragment for id_ in gen.SEED_QUOTES
-             if (fragment := gen.missing_fragment(the_spec.by_id[id_].quote_ja, seed))}
-    assert not wrong, f"quote_ja not in kubelab/data/seed.ja.md (run scripts/generate_spec.py?): {wrong}"
+    wrong = {
+        id_: fragment
+        for id_ in gen.SEED_QUOTES
+        if (fragment := gen.missing_fragment(the_spec.by_id[id_].quote_ja, seed))
+    }
+    assert not wrong, (
+        f"quote_ja not in kubelab/data/seed.ja.md (run scripts/generate_spec.py?): {wrong}"
+    )
 
 
 # --- the coverage ledger, over synthetic notebooks and runs --------------------------------
 
+
 def notebook(name: str, sections: list[int], not_demonstrable: dict | None = None):
-    return SimpleNamespace(name=name, path=Path(f"/nowhere/{name}.ipynb"),
-                           meta={"sections": sections, "not_demonstrable": not_demonstrable or {}})
+    return SimpleNamespace(
+        name=name,
+        path=Path(f"/nowhere/{name}.ipynb"),
+        meta={"sections": sections, "not_demonstrable": not_demonstrable or {}},
+    )
 
 
 @pytest.fixture
 def ledger(tmp_path, monkeypatch, the_spec) -> coverage.Coverage:
     """00 (never run) and 01 (failed half-way), with run files in a temporary out/."""
     monkeypatch.setenv("KUBELAB_OUT", str(tmp_path))
-    run = {"notebook": ARCH, "status": "failed", "finished": "2026-11-28T09:00:00Z", "seconds": 31.2,
-           "version": "v1.37.2", "checks": [
-               {"what": "the node Lease is renewed", "proves": ["C-ARCH-1", "Q-ARCH-1"], "passed": True},
-               {"what": "Ready becomes Unknown", "proves": ["C-ARCH-2"], "passed": False},
-               {"what": "no LoadBalancer IP", "proves": ["C-CCM-1"], "passed": True},
-               {"what": "a check of another chapter", "proves": ["C-INTRO-1"], "passed": True}]}
+    run = {
+        "notebook": ARCH,
+        "status": "failed",
+        "finished": "2026-11-28T09:00:00Z",
+        "seconds": 31.2,
+        "version": "v1.37.2",
+        "checks": [
+            {
+                "what": "the node Lease is renewed",
+                "proves": ["C-ARCH-1", "Q-ARCH-1"],
+                "passed": True,
+            },
+            {"what": "Ready becomes Unknown", "proves": ["C-ARCH-2"], "passed": False},
+            {"what": "no LoadBalancer IP", "proves": ["C-CCM-1"], "passed": True},
+            {"what": "a check of another chapter", "proves": ["C-INTRO-1"], "passed": True},
+        ],
+    }
     (tmp_path / f"{ARCH}.run.json").write_text(json.dumps(run))
-    nbs = [notebook("00-tour-reconcile-and-objects", [0]),
-           notebook(ARCH, list(range(1, 9)), {"C-MVP-1": "needs two API servers of different versions",
-                                              "C-CCM-1": "no cloud provider",
-                                              "C-ARCH-8": " ", "C-CTR-1": "not mine"})]
+    nbs = [
+        notebook("00-tour-reconcile-and-objects", [0]),
+        notebook(
+            ARCH,
+            list(range(1, 9)),
+            {
+                "C-MVP-1": "needs two API servers of different versions",
+                "C-CCM-1": "no cloud provider",
+                "C-ARCH-8": " ",
+                "C-CTR-1": "not mine",
+            },
+        ),
+    ]
     return coverage.compute(the_spec, nbs)
 
 
@@ -174,34 +231,49 @@ def test_coverage_tells_proven_declared_and_missing_apart(ledger):
     assert entry["Q-ARCH-1"].status == "proven"
     assert entry["C-ARCH-2"].status == "missing"
     assert entry["C-ARCH-2"].reason == "no passing check in the last run (failed)"
-    assert (entry["C-MVP-1"].status, entry["C-MVP-1"].reason) == \
-        ("not-demonstrable", "needs two API servers of different versions")
-    assert entry["C-ARCH-8"].status == "missing"           # declared without a reason: not accepted
+    assert (entry["C-MVP-1"].status, entry["C-MVP-1"].reason) == (
+        "not-demonstrable",
+        "needs two API servers of different versions",
+    )
+    assert entry["C-ARCH-8"].status == "missing"  # declared without a reason: not accepted
     assert (entry["C-INTRO-1"].status, entry["C-INTRO-1"].reason) == ("missing", "not run yet")
-    assert entry["C-CTR-1"] == coverage.Entry("C-CTR-1", "claim", 9, "02-containers", "missing",
-                                              coverage.NOT_WRITTEN, None)
+    assert entry["C-CTR-1"] == coverage.Entry(
+        "C-CTR-1", "claim", 9, "02-containers", "missing", coverage.NOT_WRITTEN, None
+    )
 
 
 def test_coverage_reports_conflicts_and_strays(ledger):
     assert ledger.conflicts == ["C-CCM-1"]
     assert next(e for e in ledger.entries if e.id == "C-CCM-1").status == "proven"
     text = "\n".join(ledger.warnings)
-    for expected in ("C-CCM-1 is proven but also declared", "C-ARCH-8 not demonstrable without a reason",
-                     "declares C-CTR-1 not demonstrable, but it is not in its sections",
-                     "a check proves C-INTRO-1, which is not in its sections"):
+    for expected in (
+        "C-CCM-1 is proven but also declared",
+        "C-ARCH-8 not demonstrable without a reason",
+        "declares C-CTR-1 not demonstrable, but it is not in its sections",
+        "a check proves C-INTRO-1, which is not in its sections",
+    ):
         assert expected in text
 
 
 def test_coverage_counts_and_what_a_notebook_still_owes(ledger, the_spec):
     assert ledger.totals() == {
-        "proven": 3, "not-demonstrable": 1, "missing": 612, "total": 616,
+        "proven": 3,
+        "not-demonstrable": 1,
+        "missing": 612,
+        "total": 616,
         "claim": {"proven": 2, "not-demonstrable": 1, "missing": 425, "total": 428},
-        "question": {"proven": 1, "not-demonstrable": 0, "missing": 187, "total": 188}}
+        "question": {"proven": 1, "not-demonstrable": 0, "missing": 187, "total": 188},
+    }
     assert ledger.by_section()[1] == Counter({"proven": 2, "not-demonstrable": 0, "missing": 10})
     owed = ledger.missing_for(ARCH)
-    assert owed == [i.id for i in the_spec.for_notebook(ARCH)
-                    if i.id not in {"C-ARCH-1", "Q-ARCH-1", "C-CCM-1", "C-MVP-1"}]
-    assert ledger.missing_for("02-containers") == [i.id for i in the_spec.for_notebook("02-containers")]
+    assert owed == [
+        i.id
+        for i in the_spec.for_notebook(ARCH)
+        if i.id not in {"C-ARCH-1", "Q-ARCH-1", "C-CCM-1", "C-MVP-1"}
+    ]
+    assert ledger.missing_for("02-containers") == [
+        i.id for i in the_spec.for_notebook("02-containers")
+    ]
     assert ledger.totals(ARCH)["total"] == 46
 
 
@@ -211,19 +283,33 @@ def test_coverage_text_has_a_line_per_section_and_a_total(ledger):
     assert "§ 8 MVP 01-cluster-architecture proven 0 not-demonstrable 1 missing 0" in lines
     assert "§9–12 02-containers missing 19 (notebook not written yet)" in lines
     assert "§0 00-tour-reconcile-and-objects missing 15 (not run yet)" in lines
-    assert lines[-1] == ledger.totals_line() == \
-        "total: 3 proven, 1 not demonstrable, 612 missing of 616 (428 claims, 188 questions)"
+    assert (
+        lines[-1]
+        == ledger.totals_line()
+        == "total: 3 proven, 1 not demonstrable, 612 missing of 616 (428 claims, 188 questions)"
+    )
     only_arch = ledger.render_text(ARCH).splitlines()
     assert len([line for line in only_arch if line.startswith("§")]) == 8
-    assert only_arch[-2].startswith("warning:") and only_arch[-1].endswith("of 46 (33 claims, 13 questions)")
+    assert only_arch[-2].startswith("warning:") and only_arch[-1].endswith(
+        "of 46 (33 claims, 13 questions)"
+    )
 
 
 def test_coverage_json_has_one_object_per_id(ledger, the_spec):
     rows = json.loads(json.dumps(ledger.to_json()))
     assert [r["id"] for r in rows] == [i.id for i in the_spec.ids]
-    assert all(set(r) == {"id", "kind", "section", "slug", "notebook", "status", "reason"} for r in rows)
-    assert rows[0] == {"id": "C-INTRO-1", "kind": "claim", "section": 0, "slug": "INTRO",
-                       "notebook": "00-tour-reconcile-and-objects", "status": "missing", "reason": "not run yet"}
+    assert all(
+        set(r) == {"id", "kind", "section", "slug", "notebook", "status", "reason"} for r in rows
+    )
+    assert rows[0] == {
+        "id": "C-INTRO-1",
+        "kind": "claim",
+        "section": 0,
+        "slug": "INTRO",
+        "notebook": "00-tour-reconcile-and-objects",
+        "status": "missing",
+        "reason": "not run yet",
+    }
     assert {r["notebook"] for r in ledger.to_json(ARCH)} == {ARCH}
 
 
@@ -236,7 +322,7 @@ def test_coverage_ignores_an_unreadable_run_record(tmp_path, monkeypatch, the_sp
 
 
 def test_kubelab_coverage_prints_json_for_one_notebook(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("KUBELAB_OUT", str(tmp_path))      # no runs: nothing proven
+    monkeypatch.setenv("KUBELAB_OUT", str(tmp_path))  # no runs: nothing proven
     assert cli.main(["coverage", "--json", "--notebook", "01"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 46 and {r["notebook"] for r in rows} == {ARCH}
@@ -251,8 +337,11 @@ NOTEBOOKS = notebooks.discover()
 
 def markdown_cells(nb) -> list[str]:
     cells = json.loads(nb.path.read_text(encoding="utf-8"))["cells"]
-    return ["".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-            for c in cells if c["cell_type"] == "markdown"]
+    return [
+        "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+        for c in cells
+        if c["cell_type"] == "markdown"
+    ]
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda nb: nb.name)
@@ -260,10 +349,17 @@ def test_a_notebook_asks_each_question_in_the_learners_words(nb, the_spec):
     """Each question of its sections appears in a markdown cell, with the learner's Japanese words
     (quote_ja, verbatim) in the same cell, so the reader sees what was asked before the answer."""
     cells = markdown_cells(nb)
-    questions = [i for i in the_spec.for_sections(nb.meta.get("sections") or []) if i.kind == "question"]
-    not_asked = [q.id for q in questions
-                 if not any(q.id in cell and (q.quote_ja is None or q.quote_ja in cell) for cell in cells)]
-    assert not not_asked, f"{nb.name}: no markdown cell has the ID and its quote_ja for: {', '.join(not_asked)}"
+    questions = [
+        i for i in the_spec.for_sections(nb.meta.get("sections") or []) if i.kind == "question"
+    ]
+    not_asked = [
+        q.id
+        for q in questions
+        if not any(q.id in cell and (q.quote_ja is None or q.quote_ja in cell) for cell in cells)
+    ]
+    assert not not_asked, (
+        f"{nb.name}: no markdown cell has the ID and its quote_ja for: {', '.join(not_asked)}"
+    )
 
 
 def learners_words(nb) -> list[tuple[str, list[str]]]:
@@ -272,6 +368,7 @@ def learners_words(nb) -> list[tuple[str, list[str]]]:
     The learner's words are the `> ` lines with Japanese in them, not the English rendering
     (`> *"..."*`); `where` is the questions of the cell, or the cell's number if it asks none."""
     from kubelab.site import questions
+
     found = []
     cells = json.loads(nb.path.read_text(encoding="utf-8"))["cells"]
     for index, cell in enumerate(cells):
@@ -307,10 +404,18 @@ def test_a_notebook_quotes_the_learner_exactly(nb):
         if fragment is None:
             continue
         anywhere = gen.missing_fragment(fragment, seed) is None
-        wrong.append(f"{where}: 「{fragment}」 " + ("comes before what the quote puts ahead of it in the seed"
-                                                    if anywhere else "is not in the seed (not within one line)"))
-    assert not wrong, (f"{nb.name}: quotes that are not the learner's words in kubelab/data/seed.ja.md "
-                       "(quote exactly, mark a gap with …, keep the seed's order):\n" + "\n".join(wrong))
+        wrong.append(
+            f"{where}: 「{fragment}」 "
+            + (
+                "comes before what the quote puts ahead of it in the seed"
+                if anywhere
+                else "is not in the seed (not within one line)"
+            )
+        )
+    assert not wrong, (
+        f"{nb.name}: quotes that are not the learner's words in kubelab/data/seed.ja.md "
+        "(quote exactly, mark a gap with …, keep the seed's order):\n" + "\n".join(wrong)
+    )
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda nb: nb.name)
@@ -318,12 +423,19 @@ def test_each_question_has_a_heading_the_learners_words_and_an_english_rendering
     """The standard's shape (`### Q-… · title`, the quote, its rendering), which the website's
     question index reads: every question of the notebook's sections has a heading of its own."""
     from kubelab.site import questions
+
     asked = questions.in_notebook(json.loads(nb.path.read_text(encoding="utf-8")))
     headed = {id_ for q in asked for id_ in q.ids}
-    owed = [i.id for i in the_spec.for_sections(nb.meta.get("sections") or []) if i.kind == "question"]
-    assert not [i for i in owed if i not in headed], f"{nb.name}: questions without a `### Q-… · …` heading"
+    owed = [
+        i.id for i in the_spec.for_sections(nb.meta.get("sections") or []) if i.kind == "question"
+    ]
+    assert not [i for i in owed if i not in headed], (
+        f"{nb.name}: questions without a `### Q-… · …` heading"
+    )
     for q in asked:
-        assert q.japanese and q.english, f"{nb.name}: {'/'.join(q.ids)} needs the learner's words and *\"an English rendering\"*"
+        assert q.japanese and q.english, (
+            f"{nb.name}: {'/'.join(q.ids)} needs the learner's words and *\"an English rendering\"*"
+        )
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda nb: nb.name)
@@ -331,8 +443,11 @@ def test_code_cells_are_short(nb):
     """Notebooks are narratives: a code cell calls the library and checks, in at most 30 lines
     (a longer one is split where the experiment pauses, or its plumbing moves into kubelab)."""
     cells = json.loads(nb.path.read_text(encoding="utf-8"))["cells"]
-    too_long = [(i, n) for i, c in enumerate(cells) if c["cell_type"] == "code"
-                and (n := len("".join(c["source"]).splitlines())) > 30]
+    too_long = [
+        (i, n)
+        for i, c in enumerate(cells)
+        if c["cell_type"] == "code" and (n := len("".join(c["source"]).splitlines())) > 30
+    ]
     assert not too_long, f"{nb.name}: code cells over 30 lines (cell, lines): {too_long}"
 
 

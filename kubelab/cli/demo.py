@@ -14,8 +14,10 @@ def main() -> None:
     for n in nodes:
         labels, info = n["metadata"]["labels"], n["status"]["nodeInfo"]
         ready = next(c["status"] for c in n["status"]["conditions"] if c["type"] == "Ready")
-        print(f"{n['metadata']['name']:32} {ready:6} {labels.get('topology.kubernetes.io/zone', '-'):8} "
-              f"{info['kubeletVersion']:10} {info['containerRuntimeVersion']}")
+        print(
+            f"{n['metadata']['name']:32} {ready:6} {labels.get('topology.kubernetes.io/zone', '-'):8} "
+            f"{info['kubeletVersion']:10} {info['containerRuntimeVersion']}"
+        )
     print(f"\nUse it:  kubectl --kubeconfig {cluster.kubeconfig} get pods -A")
     say("next: the tour notebook (kubelab run 00)")
 

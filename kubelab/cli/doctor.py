@@ -9,12 +9,14 @@ from kubelab.core.errors import KubelabError
 from kubelab.cluster.host import PREPARE, require_docker
 from kubelab.core.paths import cache_dir
 
-Check = Callable[[], str]   # returns what it found; raises KubelabError on a problem
+Check = Callable[[], str]  # returns what it found; raises KubelabError on a problem
 
 
 def check_docker() -> str:
     require_docker()
-    out = subprocess.run(["docker", "version", "-f", "{{.Server.Version}}"], capture_output=True, text=True)
+    out = subprocess.run(
+        ["docker", "version", "-f", "{{.Server.Version}}"], capture_output=True, text=True
+    )
     return f"engine {out.stdout.strip()} answers"
 
 
@@ -22,33 +24,44 @@ def check_privileged() -> str:
     probe = subprocess.run(["docker", "image", "inspect", "kubelab/probe:1"], capture_output=True)
     if probe.returncode != 0:
         return f"not probed (no probe image; {PREPARE} makes one)"
-    result = subprocess.run(["docker", "run", "--rm", "--privileged", "kubelab/probe:1", "/bin/true"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["docker", "run", "--rm", "--privileged", "kubelab/probe:1", "/bin/true"],
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
-        raise KubelabError(f"privileged containers fail: {result.stderr.strip()[:200]}",
-                           f"run {PREPARE} as root (it installs a runc shim where the host lacks CAP_SYS_RESOURCE)")
+        raise KubelabError(
+            f"privileged containers fail: {result.stderr.strip()[:200]}",
+            f"run {PREPARE} as root (it installs a runc shim where the host lacks CAP_SYS_RESOURCE)",
+        )
     return "privileged containers start"
 
 
 def check_tool(name: str) -> Check:
     def check() -> str:
         from kubelab.cluster.images import ImageChoice, tool
+
         try:
             path = tool(name, ImageChoice("offline", None, ""))
         except KubelabError as e:
             raise KubelabError(f"{name} not found", e.fix) from None
         return str(path)
+
     return check
 
 
 def check_disk() -> str:
     free = shutil.disk_usage(cache_dir()).free / 2**30
-    docker_root = subprocess.run(["docker", "info", "-f", "{{.DockerRootDir}}"], capture_output=True, text=True).stdout.strip()
+    docker_root = subprocess.run(
+        ["docker", "info", "-f", "{{.DockerRootDir}}"], capture_output=True, text=True
+    ).stdout.strip()
     if docker_root and os.path.exists(docker_root):
         free = min(free, shutil.disk_usage(docker_root).free / 2**30)
     if free < 15:
-        raise KubelabError(f"only {free:.1f} GiB free (the offline build and a 3-node cluster need about 15 GiB)",
-                           "free disk space: docker system prune, or remove ~/.cache/kubelab")
+        raise KubelabError(
+            f"only {free:.1f} GiB free (the offline build and a 3-node cluster need about 15 GiB)",
+            "free disk space: docker system prune, or remove ~/.cache/kubelab",
+        )
     return f"{free:.0f} GiB free"
 
 
@@ -57,8 +70,10 @@ def check_memory() -> str:
         info = {line.split(":")[0]: int(line.split()[1]) for line in f}
     avail = info["MemAvailable"] / 2**20
     if avail < 4:
-        raise KubelabError(f"only {avail:.1f} GiB of memory available (a 3-node cluster needs about 3 GiB)",
-                           "close other programs or give Docker more memory")
+        raise KubelabError(
+            f"only {avail:.1f} GiB of memory available (a 3-node cluster needs about 3 GiB)",
+            "close other programs or give Docker more memory",
+        )
     return f"{avail:.0f} GiB available"
 
 
@@ -66,10 +81,13 @@ def check_inotify() -> str:
     def read(name: str) -> int:
         with open(f"/proc/sys/fs/inotify/{name}") as f:
             return int(f.read())
+
     watches, instances = read("max_user_watches"), read("max_user_instances")
     if watches < 524288 or instances < 512:
-        raise KubelabError(f"inotify limits are low (max_user_watches {watches}, max_user_instances {instances})",
-                           "sudo sysctl fs.inotify.max_user_watches=524288 fs.inotify.max_user_instances=512")
+        raise KubelabError(
+            f"inotify limits are low (max_user_watches {watches}, max_user_instances {instances})",
+            "sudo sysctl fs.inotify.max_user_watches=524288 fs.inotify.max_user_instances=512",
+        )
     return f"max_user_watches {watches}, max_user_instances {instances}"
 
 
@@ -94,5 +112,9 @@ def run_checks(checks=CHECKS) -> bool:
             print(f"  PROBLEM  {name}: {e.what}")
             if e.fix:
                 print(f"           fix: {e.fix}")
-    print("all checks passed" if ok else "some checks failed: fix them, then run 'kubelab doctor' again")
+    print(
+        "all checks passed"
+        if ok
+        else "some checks failed: fix them, then run 'kubelab doctor' again"
+    )
     return ok

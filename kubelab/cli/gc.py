@@ -20,13 +20,17 @@ from kubelab.core.paths import state_dir
 
 def owned_clusters() -> list[str]:
     root = state_dir() / "clusters"
-    return sorted(p.name for p in root.iterdir() if (p / "record.json").exists()) if root.exists() else []
+    return (
+        sorted(p.name for p in root.iterdir() if (p / "record.json").exists())
+        if root.exists()
+        else []
+    )
 
 
 def process_alive(owner: str) -> bool:
     host, _, pid = owner.rpartition(":")
     if host != socket.gethostname() and host != os.uname().nodename:
-        return True   # another machine's run: not ours to judge
+        return True  # another machine's run: not ours to judge
     try:
         os.kill(int(pid), 0)
     except (ProcessLookupError, ValueError):
@@ -39,6 +43,7 @@ def process_alive(owner: str) -> bool:
 def run_namespaces(cluster: ClusterBackend) -> dict[str, bool]:
     """Every run's namespace, and whether the process that made it is still alive."""
     import json
+
     out = cluster.kubectl("get", "namespaces", "-l", "kubelab.dev/run=true", "-o", "json")
     runs = {}
     for ns in json.loads(out)["items"]:
@@ -55,6 +60,7 @@ def changed_nodes(cluster: ClusterBackend) -> dict[str, list[str]]:
     """Nodes with changes a run has not undone yet, and what they are ({} without node access:
     kubelab cannot have changed them)."""
     from kubelab.cluster.node import Node
+
     if not cluster.node_access:
         return {}
     changes = {name: Node(cluster, name).changed() for name in cluster.node_names()}
@@ -77,12 +83,16 @@ def collect(everything: bool = False) -> dict:
 
 def collect_cluster(cluster: KindCluster, everything: bool, removed: dict) -> None:
     if everything or not cluster.exists():
-        delete_cluster(cluster, "" if everything else "kind does not know it: an interrupted `up`", removed)
+        delete_cluster(
+            cluster, "" if everything else "kind does not know it: an interrupted `up`", removed
+        )
         return
     try:
         runs = run_namespaces(cluster)
     except KubelabError:
-        runs = None   # the API server does not answer: perhaps a run stopped the control plane's node
+        runs = (
+            None  # the API server does not answer: perhaps a run stopped the control plane's node
+        )
     if runs is not None and any(runs.values()):
         # A live run may be in the middle of an experiment on a node (a node it stopped on purpose
         # is not broken): only the namespaces of ended runs go.
@@ -107,6 +117,7 @@ def collect_namespaces(cluster: ClusterBackend, runs: dict[str, bool], removed: 
     """Delete the namespaces of ended runs, and the cluster-scoped objects those runs made."""
     from kubelab.lab.lab import Lab, delete_namespace
     from kubelab.lab.namespaces import remove_scratch_dirs
+
     lab = Lab(cluster, "default")
     for ns in [name for name, alive in runs.items() if not alive]:
         say(f"deleting namespace {ns} in {cluster.name} (its run has ended)")
@@ -120,7 +131,7 @@ def delete_cluster(cluster: KindCluster, why: str, removed: dict) -> None:
     say(f"deleting cluster {cluster.name}" + (f" ({why})" if why else ""))
     try:
         cluster.down(quiet=True)
-    except KubelabError as e:   # the record stays, so the next gc tries again; go on with the others
+    except KubelabError as e:  # the record stays, so the next gc tries again; go on with the others
         say(str(e))
         return
     removed["clusters"].append(cluster.name)

@@ -45,27 +45,41 @@ class Addon:
         asked, first the manifests the add-on takes from Go modules, e.g. CRDs)."""
         from kubelab.cluster.offline.nodeimage import fill_in_images
         from kubelab.cluster.offline.pins import load
+
         texts = []
         if with_module_files:
             from kubelab.cluster.offline.build import addon_files
-            texts += [p.read_text() for p in addon_files(self.name) if p.suffix in (".yaml", ".yml")]
+
+            texts += [
+                p.read_text() for p in addon_files(self.name) if p.suffix in (".yaml", ".yml")
+            ]
         texts += [fill_in_images(path.read_text(), load()) for path in self.manifests]
         return "\n---\n".join(texts)
 
     @property
     def from_modules(self) -> bool:
         from kubelab.cluster.offline.pins import load
-        return any(c.kind == "files" and c.get("addon") == self.name for c in load().components.values())
+
+        return any(
+            c.kind == "files" and c.get("addon") == self.name for c in load().components.values()
+        )
 
 
 def available() -> list[str]:
-    return sorted(p.name for p in ADDONS.iterdir() if (p / "addon.toml").exists()) if ADDONS.exists() else []
+    return (
+        sorted(p.name for p in ADDONS.iterdir() if (p / "addon.toml").exists())
+        if ADDONS.exists()
+        else []
+    )
 
 
 def load(name: str) -> Addon:
     folder = ADDONS / name
     if not (folder / "addon.toml").exists():
-        raise KubelabError(f"no add-on {name!r} (no {folder / 'addon.toml'})", f"add-ons: {', '.join(available()) or 'none'}")
+        raise KubelabError(
+            f"no add-on {name!r} (no {folder / 'addon.toml'})",
+            f"add-ons: {', '.join(available()) or 'none'}",
+        )
     with open(folder / "addon.toml", "rb") as f:
         spec = tomllib.load(f)
     addon = Addon(name, folder, spec)
@@ -84,12 +98,22 @@ def install(cluster, name: str, timeout: float = 240) -> Addon:
         load_images(cluster, addon)
     if addon.spec.get("node_hosts"):
         write_node_hosts(cluster, addon)
-    if addon.manifests or addon.from_modules:   # an add-on may be images only (e.g. a tools image for pods)
+    if (
+        addon.manifests or addon.from_modules
+    ):  # an add-on may be images only (e.g. a tools image for pods)
         with tempfile.NamedTemporaryFile("w", suffix=".yaml") as manifest:
             manifest.write(addon.rendered(with_module_files=True))
             manifest.flush()
             wait_for_earlier_removal(cluster, manifest.name, timeout)
-            cluster.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager", "kubelab-addons", "-f", manifest.name)
+            cluster.kubectl(
+                "apply",
+                "--server-side",
+                "--force-conflicts",
+                "--field-manager",
+                "kubelab-addons",
+                "-f",
+                manifest.name,
+            )
             cluster.kubectl("label", "--overwrite", "-f", manifest.name, f"{LABEL}={name}")
     wait_until_serving(cluster, addon, timeout)
     return addon
@@ -100,16 +124,19 @@ def refuse_unless_node_ports_answer(cluster, ports: list[int]) -> None:
     import socket
 
     from kubelab.cluster.node import internal_ips
+
     for node in json.loads(cluster.kubectl("get", "nodes", "-o", "json", timeout=20))["items"]:
         addresses = internal_ips(node)
-        if not addresses:   # (a None host would be this machine's own loopback)
+        if not addresses:  # (a None host would be this machine's own loopback)
             raise KubelabError(f"node {node['metadata']['name']} reports no InternalIP yet")
         address = addresses[0]
         for port in ports:
             try:
                 socket.create_connection((address, port), timeout=2).close()
             except OSError as e:
-                raise KubelabError(f"node {node['metadata']['name']} ({address}) port {port}: {e}") from None
+                raise KubelabError(
+                    f"node {node['metadata']['name']} ({address}) port {port}: {e}"
+                ) from None
 
 
 def wait_for_earlier_removal(cluster, manifest: str, timeout: float) -> None:
@@ -121,7 +148,11 @@ def wait_for_earlier_removal(cluster, manifest: str, timeout: float) -> None:
     def terminating() -> list[str]:
         out = cluster.kubectl("get", "--ignore-not-found", "-o", "json", "-f", manifest)
         items = json.loads(out).get("items", []) if out.strip() else []
-        return [f"{o['kind'].lower()}/{o['metadata']['name']}" for o in items if o["metadata"].get("deletionTimestamp")]
+        return [
+            f"{o['kind'].lower()}/{o['metadata']['name']}"
+            for o in items
+            if o["metadata"].get("deletionTimestamp")
+        ]
 
     left = terminating()
     if not left:
@@ -130,8 +161,10 @@ def wait_for_earlier_removal(cluster, manifest: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while left:
         if time.monotonic() > deadline:
-            raise KubelabError(f"objects of an earlier removal are still being deleted after {timeout:.0f} s: {', '.join(left[:5])}",
-                               "look at their finalizers (kubectl get -o yaml); kubelab gc releases a run's own")
+            raise KubelabError(
+                f"objects of an earlier removal are still being deleted after {timeout:.0f} s: {', '.join(left[:5])}",
+                "look at their finalizers (kubectl get -o yaml); kubelab gc releases a run's own",
+            )
         progress.update(", ".join(left[:3]))
         time.sleep(1)
         left = terminating()
@@ -145,7 +178,7 @@ def uninstall(cluster, name: str) -> None:
             for host in addon.spec["node_hosts"]:
                 cluster.node_exec(node, ["rm", "-rf", f"{CERTS_D}/{host}"])
     if not (addon.manifests or addon.from_modules):
-        return   # its images stay in the nodes, like any image a pod used
+        return  # its images stay in the nodes, like any image a pod used
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as manifest:
         manifest.write(addon.rendered(with_module_files=True))
         manifest.flush()
@@ -159,20 +192,30 @@ def write_node_hosts(cluster, addon: Addon) -> None:
     """Tell every node's containerd how to reach a registry name (its hosts.toml): containerd
     reads these files at each pull, so no restart is needed."""
     if not getattr(cluster, "node_access", False):
-        raise KubelabError(f"add-on {addon.name} configures the nodes' containerd, and cluster {cluster.name} has no node access",
-                           "install it on a cluster kubelab created")
+        raise KubelabError(
+            f"add-on {addon.name} configures the nodes' containerd, and cluster {cluster.name} has no node access",
+            "install it on a cluster kubelab created",
+        )
     for node in cluster.node_names():
         for host, settings in addon.spec["node_hosts"].items():
             server = settings["server"]
-            text = (f'server = "{server}"\n\n[host."{server}"]\n  capabilities = ["pull", "resolve"]\n')
-            result = cluster.node_exec(node, ["sh", "-c", f"mkdir -p {CERTS_D}/{host} && cat > {CERTS_D}/{host}/hosts.toml"],
-                                       input=text.encode())
+            text = (
+                f'server = "{server}"\n\n[host."{server}"]\n  capabilities = ["pull", "resolve"]\n'
+            )
+            result = cluster.node_exec(
+                node,
+                ["sh", "-c", f"mkdir -p {CERTS_D}/{host} && cat > {CERTS_D}/{host}/hosts.toml"],
+                input=text.encode(),
+            )
             if result.returncode != 0:
-                raise KubelabError(f"writing {CERTS_D}/{host}/hosts.toml on {node} failed: {result.stderr.decode()[:200]}")
+                raise KubelabError(
+                    f"writing {CERTS_D}/{host}/hosts.toml on {node} failed: {result.stderr.decode()[:200]}"
+                )
 
 
 def _offline(cluster) -> bool:
     from kubelab.cluster.images import mode_of
+
     return mode_of(cluster) == "offline"
 
 
@@ -180,14 +223,27 @@ def load_images(cluster, addon: Addon) -> None:
     """Build the add-on's images and load them into every node (no registry is needed)."""
     from kubelab.cluster.images import tool
     from kubelab.cluster.offline.build import build_addon
+
     archives = build_addon(addon.name)
     progress = Progress(f"loading {addon.name}'s images into {cluster.name}")
     for reference, archive in archives.items():
         progress.update(reference)
-        result = subprocess.run([str(tool("kind", cluster.choice)), "load", "image-archive", str(archive), "--name", cluster.name],
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            [
+                str(tool("kind", cluster.choice)),
+                "load",
+                "image-archive",
+                str(archive),
+                "--name",
+                cluster.name,
+            ],
+            capture_output=True,
+            text=True,
+        )
         if result.returncode != 0:
-            raise KubelabError(f"loading {reference} into cluster {cluster.name} failed: {result.stderr.strip()}")
+            raise KubelabError(
+                f"loading {reference} into cluster {cluster.name} failed: {result.stderr.strip()}"
+            )
     progress.done(f"{len(archives)} image(s)")
 
 
@@ -204,10 +260,16 @@ def wait_until_serving(cluster, addon: Addon, timeout: float) -> None:
     while True:
         try:
             if apiservice:
-                status = json.loads(cluster.kubectl("get", "apiservice", apiservice, "-o", "json", timeout=20)).get("status", {})
-                available = next((c for c in status.get("conditions", []) if c["type"] == "Available"), {})
+                status = json.loads(
+                    cluster.kubectl("get", "apiservice", apiservice, "-o", "json", timeout=20)
+                ).get("status", {})
+                available = next(
+                    (c for c in status.get("conditions", []) if c["type"] == "Available"), {}
+                )
                 if available.get("status") != "True":
-                    raise KubelabError(f"APIService {apiservice}: {available.get('reason', 'not yet Available')}")
+                    raise KubelabError(
+                        f"APIService {apiservice}: {available.get('reason', 'not yet Available')}"
+                    )
             if command:
                 cluster.kubectl(*command, timeout=20)
             if node_ports:
@@ -218,6 +280,8 @@ def wait_until_serving(cluster, addon: Addon, timeout: float) -> None:
             last = str(e).splitlines()[0][:160]
         progress.update(last)
         if time.monotonic() > deadline:
-            raise KubelabError(f"add-on {addon.name} did not serve within {timeout:.0f} s; last: {last}",
-                               f"kubectl -n kube-system get pods -l k8s-app={addon.name}; kubectl describe apiservice {apiservice}")
+            raise KubelabError(
+                f"add-on {addon.name} did not serve within {timeout:.0f} s; last: {last}",
+                f"kubectl -n kube-system get pods -l k8s-app={addon.name}; kubectl describe apiservice {apiservice}",
+            )
         time.sleep(2)

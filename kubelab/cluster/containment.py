@@ -50,11 +50,16 @@ def network() -> str:
 def _ipam(name: str | None) -> list[dict]:
     """The network's address configuration: one entry per subnet, with its gateway where it has one."""
     name = name or network()
-    result = subprocess.run(["docker", "network", "inspect", name, "-f", "{{json .IPAM.Config}}"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["docker", "network", "inspect", name, "-f", "{{json .IPAM.Config}}"],
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
-        raise KubelabError(f"reading Docker network {name!r} failed: {result.stderr.strip()}",
-                           "bring a cluster up first (kind creates the network)")
+        raise KubelabError(
+            f"reading Docker network {name!r} failed: {result.stderr.strip()}",
+            "bring a cluster up first (kind creates the network)",
+        )
     return json.loads(result.stdout or "[]") or []
 
 
@@ -75,22 +80,49 @@ def _tool(subnet: str) -> str:
 def _chain(tool: str) -> str:
     """DOCKER-USER where Docker manages this family's firewall; else FORWARD (Docker without
     ip6tables management leaves IPv6 forwarding to the host's own chain)."""
-    has_user_chain = subprocess.run([tool, "-w", "-n", "-L", CHAIN], capture_output=True).returncode == 0
+    has_user_chain = (
+        subprocess.run([tool, "-w", "-n", "-L", CHAIN], capture_output=True).returncode == 0
+    )
     return CHAIN if has_user_chain else "FORWARD"
 
 
 def bridge(name: str | None = None) -> str:
     """The network's bridge interface on this host (Docker names it br-<the network's ID>)."""
     name = name or network()
-    out = subprocess.run(["docker", "network", "inspect", name, "-f",
-                          '{{.Id}} {{index .Options "com.docker.network.bridge.name"}}'], capture_output=True, text=True).stdout.split()
+    out = subprocess.run(
+        [
+            "docker",
+            "network",
+            "inspect",
+            name,
+            "-f",
+            '{{.Id}} {{index .Options "com.docker.network.bridge.name"}}',
+        ],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     if not out:
-        raise KubelabError(f"Docker network {name!r} not found", "bring a cluster up first (kind creates the network)")
+        raise KubelabError(
+            f"Docker network {name!r} not found",
+            "bring a cluster up first (kind creates the network)",
+        )
     return out[1] if len(out) > 1 and out[1] != "<no" else f"br-{out[0][:12]}"
 
 
 def _rule(interface: str) -> list[str]:
-    return ["-i", interface, "!", "-o", interface, "-m", "comment", "--comment", COMMENT, "-j", "REJECT"]
+    return [
+        "-i",
+        interface,
+        "!",
+        "-o",
+        interface,
+        "-m",
+        "comment",
+        "--comment",
+        COMMENT,
+        "-j",
+        "REJECT",
+    ]
 
 
 def resolvers() -> list[str]:
@@ -110,17 +142,46 @@ def resolvers() -> list[str]:
 
 
 def _dns_rules(interface: str, gateway: str) -> list[list[str]]:
-    return [["-i", interface, "-d", resolver, "-p", proto, "--dport", "53", "-m", "comment", "--comment", COMMENT,
-             "-j", "DNAT", "--to-destination", f"{gateway}:53"] for resolver in resolvers() for proto in ("udp", "tcp")]
+    return [
+        [
+            "-i",
+            interface,
+            "-d",
+            resolver,
+            "-p",
+            proto,
+            "--dport",
+            "53",
+            "-m",
+            "comment",
+            "--comment",
+            COMMENT,
+            "-j",
+            "DNAT",
+            "--to-destination",
+            f"{gateway}:53",
+        ]
+        for resolver in resolvers()
+        for proto in ("udp", "tcp")
+    ]
 
 
 def _insert(tool: str, table: str, chain: str, rule: list[str]) -> None:
-    if subprocess.run([tool, "-w", "-t", table, "-C", chain, *rule], capture_output=True).returncode == 0:
+    if (
+        subprocess.run(
+            [tool, "-w", "-t", table, "-C", chain, *rule], capture_output=True
+        ).returncode
+        == 0
+    ):
         return
-    result = subprocess.run([tool, "-w", "-t", table, "-I", chain, "1", *rule], capture_output=True, text=True)
+    result = subprocess.run(
+        [tool, "-w", "-t", table, "-I", chain, "1", *rule], capture_output=True, text=True
+    )
     if result.returncode != 0:
-        raise KubelabError(f"adding a rule that keeps cluster traffic on this machine failed: {tool}: {result.stderr.strip()}",
-                           "it needs root (the offline build does too); run kubelab as root, or use stock images")
+        raise KubelabError(
+            f"adding a rule that keeps cluster traffic on this machine failed: {tool}: {result.stderr.strip()}",
+            "it needs root (the offline build does too); run kubelab as root, or use stock images",
+        )
 
 
 def ensure(name: str | None = None) -> list[str]:
@@ -130,8 +191,10 @@ def ensure(name: str | None = None) -> list[str]:
     found = [entry["Subnet"] for entry in ipam if entry.get("Subnet")]
     for tool in _tools(found):
         if not shutil.which(tool):
-            raise KubelabError(f"{tool} is missing: kubelab cannot keep cluster traffic on this machine",
-                               "install iptables (it comes with Docker Engine), or use stock images (--images stock)")
+            raise KubelabError(
+                f"{tool} is missing: kubelab cannot keep cluster traffic on this machine",
+                "install iptables (it comes with Docker Engine), or use stock images (--images stock)",
+            )
         _insert(tool, "filter", _chain(tool), _rule(interface))
     gateway = _gateway_v4(ipam)
     if gateway:
@@ -150,15 +213,26 @@ def remove(name: str | None = None) -> None:
         if tool == "iptables" and gateway:
             rules += [("nat", "PREROUTING", rule) for rule in _dns_rules(interface, gateway)]
         for table, chain, rule in rules:
-            while subprocess.run([tool, "-w", "-t", table, "-D", chain, *rule], capture_output=True).returncode == 0:
+            while (
+                subprocess.run(
+                    [tool, "-w", "-t", table, "-D", chain, *rule], capture_output=True
+                ).returncode
+                == 0
+            ):
                 pass
     subprocess.run(["docker", "rm", "-f", RESPONDER], capture_output=True)
 
 
 def _gateway_v4(ipam: list[dict]) -> str | None:
     """The network's IPv4 gateway: this host's address on it."""
-    return next((entry["Gateway"] for entry in ipam
-                 if entry.get("Gateway") and ipaddress.ip_address(entry["Gateway"]).version == 4), None)
+    return next(
+        (
+            entry["Gateway"]
+            for entry in ipam
+            if entry.get("Gateway") and ipaddress.ip_address(entry["Gateway"]).version == 4
+        ),
+        None,
+    )
 
 
 RESPONDER = "kubelab-dns"
@@ -177,31 +251,64 @@ def ensure_responder(gateway: str) -> None:
     from kubelab.cluster.offline.build import builder
     from kubelab.cluster.offline.imagebuild import ARCHIVE
     from kubelab.core.paths import state_dir
-    state = subprocess.run(["docker", "inspect", "-f", "{{.State.Running}} {{index .Config.Labels \"kubelab.gateway\"}}",
-                            RESPONDER], capture_output=True, text=True).stdout.split()
+
+    state = subprocess.run(
+        [
+            "docker",
+            "inspect",
+            "-f",
+            "{{.State.Running}} {{index .Config.Labels \"kubelab.gateway\"}}",
+            RESPONDER,
+        ],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     if state == ["true", gateway]:
         return
     subprocess.run(["docker", "rm", "-f", RESPONDER], capture_output=True)
     b = builder(echo=lambda line: None)
     image = b.pins.image("coredns-image")
     if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode != 0:
-        _docker(["load", "-i", str(b.result("coredns-image") / ARCHIVE)], "loading the CoreDNS image into Docker")
+        _docker(
+            ["load", "-i", str(b.result("coredns-image") / ARCHIVE)],
+            "loading the CoreDNS image into Docker",
+        )
     corefile = state_dir() / "dns" / "Corefile"
     corefile.parent.mkdir(parents=True, exist_ok=True)
     corefile.write_text(COREFILE.format(gateway=gateway))
-    _docker(["run", "-d", "--name", RESPONDER, "--restart", "always", "--network", "host", "--label", f"kubelab.gateway={gateway}",
-             "-v", f"{corefile}:/Corefile:ro", image, "-conf", "/Corefile"], "starting the DNS responder for the kind network")
+    _docker(
+        [
+            "run",
+            "-d",
+            "--name",
+            RESPONDER,
+            "--restart",
+            "always",
+            "--network",
+            "host",
+            "--label",
+            f"kubelab.gateway={gateway}",
+            "-v",
+            f"{corefile}:/Corefile:ro",
+            image,
+            "-conf",
+            "/Corefile",
+        ],
+        "starting the DNS responder for the kind network",
+    )
 
 
 def _docker(args: list[str], doing: str) -> None:
     result = subprocess.run(["docker", *args], capture_output=True, text=True)
     if result.returncode != 0:
-        raise KubelabError(f"{doing} failed: {result.stderr.strip()[-400:]}", "run 'kubelab doctor'")
+        raise KubelabError(
+            f"{doing} failed: {result.stderr.strip()[-400:]}", "run 'kubelab doctor'"
+        )
 
 
 @dataclass(frozen=True)
 class Rule:
-    tool: str      # iptables or ip6tables
+    tool: str  # iptables or ip6tables
     chain: str
     packets: int
 
@@ -214,7 +321,9 @@ def rules(name: str | None = None, table: str = "filter") -> list[Rule]:
         if table == "nat" and tool != "iptables":
             continue
         chain = _chain(tool) if table == "filter" else "PREROUTING"
-        out = subprocess.run([tool, "-w", "-t", table, "-n", "-v", "-x", "-L", chain], capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [tool, "-w", "-t", table, "-n", "-v", "-x", "-L", chain], capture_output=True, text=True
+        ).stdout
         for line in out.splitlines():
             fields = line.split()
             if COMMENT in line and ("REJECT" in fields or "DNAT" in fields) and interface in fields:

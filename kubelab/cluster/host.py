@@ -16,16 +16,27 @@ PREPARE = "scripts/prepare-host.sh"
 def require_docker() -> None:
     """Raise a clear error unless a Docker engine answers."""
     if not shutil.which("docker"):
-        raise KubelabError("Docker is not installed (no 'docker' on PATH)",
-                           f"run {PREPARE} (installs Docker Engine on Debian/Ubuntu), or install Docker Desktop")
+        raise KubelabError(
+            "Docker is not installed (no 'docker' on PATH)",
+            f"run {PREPARE} (installs Docker Engine on Debian/Ubuntu), or install Docker Desktop",
+        )
     try:
-        result = subprocess.run(["docker", "info", "-f", "{{.ServerVersion}}"], capture_output=True, text=True, timeout=20)
+        result = subprocess.run(
+            ["docker", "info", "-f", "{{.ServerVersion}}"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
     except subprocess.TimeoutExpired:
-        raise KubelabError("the Docker engine did not answer within 20 s", "restart Docker, then try again") from None
+        raise KubelabError(
+            "the Docker engine did not answer within 20 s", "restart Docker, then try again"
+        ) from None
     if result.returncode != 0 or not result.stdout.strip():
         detail = (result.stderr or "").strip().splitlines()[-1:] or [""]
-        raise KubelabError(f"the Docker engine is not running ({detail[0]})",
-                           f"start it: {PREPARE} (or 'sudo systemctl start docker', or open Docker Desktop)")
+        raise KubelabError(
+            f"the Docker engine is not running ({detail[0]})",
+            f"start it: {PREPARE} (or 'sudo systemctl start docker', or open Docker Desktop)",
+        )
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,7 @@ REGISTRIES = ("registry.k8s.io", "registry-1.docker.io")
 def registry_reachability(timeout: float = 3.0) -> Reachability:
     """Whether container registries can be reached: name lookup, then a TCP connection, bounded in time.
     Asked once per process: a run that prepares several configs decides the same way for each."""
+
     def probe(host: str) -> str | None:
         try:
             addr = socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM)[0][4]

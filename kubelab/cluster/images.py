@@ -21,10 +21,10 @@ MODES = ("auto", "stock", "offline")
 
 @dataclass(frozen=True)
 class ImageChoice:
-    mode: str                  # "stock" or "offline"
-    node_image: str | None     # None: kind's own default
+    mode: str  # "stock" or "offline"
+    node_image: str | None  # None: kind's own default
     reason: str
-    kubernetes: str | None = None   # a variant's version ("v1.36"); None: the pinned default
+    kubernetes: str | None = None  # a variant's version ("v1.36"); None: the pinned default
 
     def describe(self) -> str:
         image = self.node_image or f"kind {load_pins()['kind']['version']}'s default node image"
@@ -35,7 +35,10 @@ def choose(mode: str | None = None, kubernetes: str | None = None) -> ImageChoic
     """`kubernetes`: the version a cluster config names ("v1.36"), None for the pinned default."""
     mode = mode or os.environ.get("KUBELAB_IMAGES") or "auto"
     if mode not in MODES:
-        raise KubelabError(f"unknown image mode {mode!r}", f"use one of: {', '.join(MODES)} (--images or KUBELAB_IMAGES)")
+        raise KubelabError(
+            f"unknown image mode {mode!r}",
+            f"use one of: {', '.join(MODES)} (--images or KUBELAB_IMAGES)",
+        )
     pins = load_pins(kubernetes=kubernetes)
     variant = pins.variant
     # stock kind: its own default image, or the same repository at the variant's version
@@ -46,14 +49,19 @@ def choose(mode: str | None = None, kubernetes: str | None = None) -> ImageChoic
         return ImageChoice("stock", stock_image, "it was asked for", variant)
     reach = registry_reachability()
     if reach.reachable:
-        return ImageChoice("stock", stock_image, f"container registries can be reached ({reach.reason})", variant)
-    return ImageChoice("offline", pins.node_image, f"no container registry can be reached: {reach.reason}", variant)
+        return ImageChoice(
+            "stock", stock_image, f"container registries can be reached ({reach.reason})", variant
+        )
+    return ImageChoice(
+        "offline", pins.node_image, f"no container registry can be reached: {reach.reason}", variant
+    )
 
 
 def ensure_node_image(choice: ImageChoice) -> None:
     """Build the offline images if that is the choice (cached: a no-op when up to date)."""
     if choice.mode == "offline":
         from kubelab.cluster.offline.build import build
+
         build(kubernetes=choice.kubernetes)
 
 
@@ -64,6 +72,7 @@ def tool(name: str, choice: ImageChoice) -> Path:
         return Path(env)
     if choice.mode == "offline":
         from kubelab.cluster.offline.build import built_tool
+
         path = built_tool(name)
         if path:
             return path

@@ -35,8 +35,11 @@ def _references(image: dict) -> list[str]:
 
 def images_of(listing: list[dict], repositories: set[str]) -> list[str]:
     """IDs of the images (`crictl images -o json`'s "images") with a tag or digest in one of the repositories."""
-    return [image["id"] for image in listing
-            if any(image_repository(ref) in repositories for ref in _references(image))]
+    return [
+        image["id"]
+        for image in listing
+        if any(image_repository(ref) in repositories for ref in _references(image))
+    ]
 
 
 def pull_record(repository: str, listing: list[dict]) -> str:
@@ -44,8 +47,13 @@ def pull_record(repository: str, listing: list[dict]) -> str:
     there: the repository, and the images of it already present (they are kept)."""
     repository = image_repository(repository)
     if not re.fullmatch(r"[A-Za-z0-9._:/-]+", repository):
-        raise KubelabError(f"{repository!r} is not an image repository", "e.g. registry.kubelab.local:5000/kubelab/greeting")
-    return "".join([f"{PULL} {repository}\n", *(f"{KEEP} {i}\n" for i in images_of(listing, {repository}))])
+        raise KubelabError(
+            f"{repository!r} is not an image repository",
+            "e.g. registry.kubelab.local:5000/kubelab/greeting",
+        )
+    return "".join(
+        [f"{PULL} {repository}\n", *(f"{KEEP} {i}\n" for i in images_of(listing, {repository}))]
+    )
 
 
 def removable_images(listing: list[dict], record: str) -> list[str]:
@@ -59,18 +67,24 @@ def removable_images(listing: list[dict], record: str) -> list[str]:
             repositories.add(value.strip())
         elif word == KEEP:
             kept.add(value.strip())
-    return [image["id"] for image in listing
-            if image["id"] not in kept
-            and (refs := _references(image))
-            and any(image_repository(ref) in repositories for ref in refs)
-            and all(image_repository(ref) in repositories for ref in refs)]
+    return [
+        image["id"]
+        for image in listing
+        if image["id"] not in kept
+        and (refs := _references(image))
+        and any(image_repository(ref) in repositories for ref in refs)
+        and all(image_repository(ref) in repositories for ref in refs)
+    ]
 
 
 def push_line(address: str, repository: str, digest: str) -> str:
     """One line of a node's push record: a manifest pushed to the registry at `address`."""
     for value in (address, repository, digest):
         if not re.fullmatch(r"[A-Za-z0-9._:/@-]+", value):
-            raise KubelabError(f"{value!r} cannot go into the push record", "registry address, repository and digest only")
+            raise KubelabError(
+                f"{value!r} cannot go into the push record",
+                "registry address, repository and digest only",
+            )
     return f"{address} {repository} {digest}\n"
 
 

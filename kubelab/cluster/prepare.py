@@ -26,20 +26,23 @@ TEST_NEEDS = REPO / "tests" / "needs.toml"
 
 @dataclass
 class Needs:
-    configs: set[str] = field(default_factory=set)   # cluster configs (clusters/<name>.yaml)
-    addons: set[str] = field(default_factory=set)    # add-ons, with the ones they require
+    configs: set[str] = field(default_factory=set)  # cluster configs (clusters/<name>.yaml)
+    addons: set[str] = field(default_factory=set)  # add-ons, with the ones they require
 
     def __or__(self, other: "Needs") -> "Needs":
         return Needs(self.configs | other.configs, self.addons | other.addons)
 
     def describe(self) -> str:
-        return (f"clusters {', '.join(sorted(self.configs)) or '-'}; "
-                f"add-ons {', '.join(sorted(self.addons)) or '-'}")
+        return (
+            f"clusters {', '.join(sorted(self.configs)) or '-'}; "
+            f"add-ons {', '.join(sorted(self.addons)) or '-'}"
+        )
 
 
 def with_requirements(addons) -> set[str]:
     """The add-ons and, recursively, those they require (addon.toml `requires`)."""
     from kubelab.cluster import addons as addon_registry
+
     found: set[str] = set()
 
     def visit(name: str) -> None:
@@ -48,6 +51,7 @@ def with_requirements(addons) -> set[str]:
         found.add(name)
         for required in addon_registry.load(name).spec.get("requires", []):
             visit(required)
+
     for name in addons:
         visit(name)
     return found
@@ -56,14 +60,21 @@ def with_requirements(addons) -> set[str]:
 def of_configs(configs) -> Needs:
     """The configs and the add-ons they list (a config's `addons:` are installed as it comes up)."""
     from kubelab.cluster import config_path, load_config
-    addons = {a for config in configs for a in (load_config(config_path(config)).get("addons") or [])}
+
+    addons = {
+        a for config in configs for a in (load_config(config_path(config)).get("addons") or [])
+    }
     return Needs(set(configs), with_requirements(addons))
 
 
 def of_notebooks(notebooks) -> Needs:
     needs = Needs()
     for nb in notebooks:
-        needs = needs | of_configs({nb.cluster, *nb.extra_clusters}) | Needs(addons=with_requirements(nb.addons))
+        needs = (
+            needs
+            | of_configs({nb.cluster, *nb.extra_clusters})
+            | Needs(addons=with_requirements(nb.addons))
+        )
     return needs
 
 
@@ -75,8 +86,13 @@ def of_tests(path: Path = TEST_NEEDS) -> Needs:
     except FileNotFoundError:
         return Needs()
     except tomllib.TOMLDecodeError as e:
-        raise KubelabError(f"{path} is not valid TOML: {e}", "fix the file: `clusters = [...]` and `addons = [...]`") from None
-    return of_configs(set(data.get("clusters", []))) | Needs(addons=with_requirements(data.get("addons", [])))
+        raise KubelabError(
+            f"{path} is not valid TOML: {e}",
+            "fix the file: `clusters = [...]` and `addons = [...]`",
+        ) from None
+    return of_configs(set(data.get("clusters", []))) | Needs(
+        addons=with_requirements(data.get("addons", []))
+    )
 
 
 def build(needs: Needs, images: str | None = None, echo=print) -> dict[str, float]:
@@ -85,6 +101,7 @@ def build(needs: Needs, images: str | None = None, echo=print) -> dict[str, floa
     from kubelab.cluster import images as image_modes
     from kubelab.cluster import config_path, load_config
     from kubelab.cluster.offline.build import addon_files, build as build_node_image, build_addon
+
     started = time.monotonic()
     timings: dict[str, float] = {}
     say, echo = echo, _QuietWhenCached(echo)
@@ -104,7 +121,7 @@ def build(needs: Needs, images: str | None = None, echo=print) -> dict[str, floa
         offline = image_modes.choose(images).mode == "offline"
     for addon in sorted(needs.addons):
         part = time.monotonic()
-        addon_files(addon, echo=echo)   # in both modes: e.g. CRDs come from a Go module either way
+        addon_files(addon, echo=echo)  # in both modes: e.g. CRDs come from a Go module either way
         if offline:
             build_addon(addon, echo=echo)
         timings[f"add-on {addon}"] = time.monotonic() - part

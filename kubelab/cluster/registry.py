@@ -24,26 +24,49 @@ def push(archive: Path, registry: str, repository: str, tag: str, timeout: float
     manifest's digest, which a pod's status.containerStatuses[].imageID then names."""
     base = f"http://{registry}/v2/{repository}"
     with tarfile.open(archive) as tar:
+
         def blob(digest: str) -> bytes:
             return tar.extractfile(f"blobs/sha256/{digest.split(':', 1)[1]}").read()
+
         (entry,) = json.loads(tar.extractfile("index.json").read())["manifests"]
         manifest = blob(entry["digest"])
         parsed = json.loads(manifest)
-        for digest in [parsed["config"]["digest"], *(layer["digest"] for layer in parsed["layers"])]:
+        for digest in [
+            parsed["config"]["digest"],
+            *(layer["digest"] for layer in parsed["layers"]),
+        ]:
             if _request("HEAD", f"{base}/blobs/{digest}", timeout=timeout, ok=(200, 404))[0] == 200:
                 continue
             _, headers, _ = _request("POST", f"{base}/blobs/uploads/", timeout=timeout, ok=(202,))
             location = urllib.parse.urljoin(f"http://{registry}", headers["Location"])
             separator = "&" if "?" in location else "?"
-            _request("PUT", f"{location}{separator}digest={urllib.parse.quote(digest)}", blob(digest),
-                     {"Content-Type": "application/octet-stream"}, timeout=timeout, ok=(201,))
-        _, headers, _ = _request("PUT", f"{base}/manifests/{tag}", manifest, {"Content-Type": entry["mediaType"]},
-                                 timeout=timeout, ok=(201,))
+            _request(
+                "PUT",
+                f"{location}{separator}digest={urllib.parse.quote(digest)}",
+                blob(digest),
+                {"Content-Type": "application/octet-stream"},
+                timeout=timeout,
+                ok=(201,),
+            )
+        _, headers, _ = _request(
+            "PUT",
+            f"{base}/manifests/{tag}",
+            manifest,
+            {"Content-Type": entry["mediaType"]},
+            timeout=timeout,
+            ok=(201,),
+        )
     return headers.get("Docker-Content-Digest") or entry["digest"]
 
 
-def _request(method: str, url: str, data: bytes | None = None, headers: dict | None = None, timeout: float = 60,
-             ok: tuple[int, ...] = (200,)) -> tuple[int, dict, bytes]:
+def _request(
+    method: str,
+    url: str,
+    data: bytes | None = None,
+    headers: dict | None = None,
+    timeout: float = 60,
+    ok: tuple[int, ...] = (200,),
+) -> tuple[int, dict, bytes]:
     request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -51,9 +74,14 @@ def _request(method: str, url: str, data: bytes | None = None, headers: dict | N
     except urllib.error.HTTPError as e:
         status, head, body = e.code, dict(e.headers), e.read()
     except OSError as e:
-        raise KubelabError(f"{method} {url} failed: {e}", "is the registry add-on installed and its NodePort reachable?") from None
+        raise KubelabError(
+            f"{method} {url} failed: {e}",
+            "is the registry add-on installed and its NodePort reachable?",
+        ) from None
     if status not in ok:
-        raise KubelabError(f"{method} {url} answered {status}: {body[:300].decode(errors='replace')}")
+        raise KubelabError(
+            f"{method} {url} answered {status}: {body[:300].decode(errors='replace')}"
+        )
     return status, head, body
 
 
@@ -67,12 +95,18 @@ def manifest_digest(archive: Path) -> str:
 def delete(registry: str, repository: str, digest: str, timeout: float = 30) -> bool:
     """Delete a manifest (and so every tag naming it) from a registry that allows deletes; True
     if it was there, False if the registry no longer had it."""
-    status, _, _ = _request("DELETE", f"http://{registry}/v2/{repository}/manifests/{digest}", timeout=timeout,
-                            ok=(202, 404))
+    status, _, _ = _request(
+        "DELETE",
+        f"http://{registry}/v2/{repository}/manifests/{digest}",
+        timeout=timeout,
+        ok=(202, 404),
+    )
     return status == 202
 
 
 def tags(registry: str, repository: str, timeout: float = 30) -> list[str]:
     """The tags a repository has in the registry ([] if it has none, or is unknown)."""
-    status, _, body = _request("GET", f"http://{registry}/v2/{repository}/tags/list", timeout=timeout, ok=(200, 404))
+    status, _, body = _request(
+        "GET", f"http://{registry}/v2/{repository}/tags/list", timeout=timeout, ok=(200, 404)
+    )
     return (json.loads(body).get("tags") or []) if status == 200 else []

@@ -18,10 +18,11 @@ import time
 
 
 def _in_live_jupyter() -> bool:
-    if os.environ.get("KUBELAB_PROGRESS") == "plain":   # set by `kubelab run` (papermill)
+    if os.environ.get("KUBELAB_PROGRESS") == "plain":  # set by `kubelab run` (papermill)
         return False
     try:
         from IPython import get_ipython
+
         shell = get_ipython()
     except ImportError:
         return False
@@ -41,6 +42,7 @@ class Progress:
             try:
                 import ipywidgets
                 from IPython.display import display
+
                 self._widget = ipywidgets.HTML(value=f"⏳ {title}")
                 display(self._widget)
             except ImportError:
@@ -62,7 +64,9 @@ class Progress:
         elif status != self._last:
             line = f"  … {self.title}: {status} ({self.elapsed():.0f} s)"
             run_log = os.environ.get("KUBELAB_RUN_LOG")
-            if run_log:   # under `kubelab run`: the run's log shows the wait live, the notebook only its end
+            if (
+                run_log
+            ):  # under `kubelab run`: the run's log shows the wait live, the notebook only its end
                 try:
                     with open(run_log, "a") as log:
                         log.write(line + "\n")
@@ -82,7 +86,7 @@ class Progress:
             print(line, flush=True)
 
 
-ENDED = "ended: "   # a status that names the last wait that ended, not one still going on
+ENDED = "ended: "  # a status that names the last wait that ended, not one still going on
 
 
 def note(status: str) -> None:
@@ -93,7 +97,7 @@ def note(status: str) -> None:
             with open(path, "w") as f:
                 f.write(status)
         except OSError:
-            pass   # the status is a courtesy for timeout messages, never a reason to fail
+            pass  # the status is a courtesy for timeout messages, never a reason to fail
 
 
 def describe_status(text: str, cell_first_line: str) -> str:
@@ -102,7 +106,7 @@ def describe_status(text: str, cell_first_line: str) -> str:
     if not text:
         return f"running `{cell_first_line}`"
     if text.startswith(ENDED):
-        return f"running `{cell_first_line}` after its last wait ended: {text[len(ENDED):]}"
+        return f"running `{cell_first_line}` after its last wait ended: {text[len(ENDED) :]}"
     return f"waiting for {text}"
 
 

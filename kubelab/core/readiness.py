@@ -15,7 +15,9 @@ from typing import Any
 
 def _conditions(obj: dict) -> dict[str, str]:
     """{condition type: status} of an object's status.conditions."""
-    return {c.get("type"): c.get("status") for c in (obj.get("status") or {}).get("conditions") or []}
+    return {
+        c.get("type"): c.get("status") for c in (obj.get("status") or {}).get("conditions") or []
+    }
 
 
 def is_ready(obj: dict | None) -> bool:
@@ -29,13 +31,23 @@ def is_ready(obj: dict | None) -> bool:
     if kind in ("Deployment", "StatefulSet", "ReplicaSet"):
         want = spec.get("replicas", 1)
         # A controller that has not yet seen the latest spec reports on the previous one.
-        generation_seen = status.get("observedGeneration", 0) >= (obj.get("metadata") or {}).get("generation", 0)
+        generation_seen = status.get("observedGeneration", 0) >= (obj.get("metadata") or {}).get(
+            "generation", 0
+        )
         updated = status.get("updatedReplicas", want if kind == "ReplicaSet" else 0)
-        return (generation_seen and status.get("readyReplicas", 0) == want and updated == want
-                and status.get("replicas", 0) == want)
+        return (
+            generation_seen
+            and status.get("readyReplicas", 0) == want
+            and updated == want
+            and status.get("replicas", 0) == want
+        )
     if kind == "DaemonSet":
         want = status.get("desiredNumberScheduled", -1)
-        return want >= 0 and status.get("numberReady") == want and status.get("updatedNumberScheduled") == want
+        return (
+            want >= 0
+            and status.get("numberReady") == want
+            and status.get("updatedNumberScheduled") == want
+        )
     if kind == "Job":
         return _conditions(obj).get("Complete") == "True"
     if kind == "PersistentVolumeClaim":
@@ -50,7 +62,7 @@ def terminal_state(obj: dict | None) -> str | None:
         return None
     if obj.get("kind") == "Job":
         conditions = _conditions(obj)
-        for state in ("Failed", "Complete"):   # a Job has at most one of them True
+        for state in ("Failed", "Complete"):  # a Job has at most one of them True
             if conditions.get(state) == "True":
                 return state
         return None
@@ -73,13 +85,21 @@ def readiness(obj: dict | None) -> str:
     status = obj.get("status") or {}
     kind = obj.get("kind")
     if kind == "Pod":
-        waiting = [c["state"]["waiting"].get("reason", "waiting") for c in status.get("containerStatuses") or []
-                   if "waiting" in (c.get("state") or {})]
-        return (f"phase {status.get('phase')}" + (f", {', '.join(waiting)}" if waiting else "")
-                + (", ready" if is_ready(obj) else ""))
+        waiting = [
+            c["state"]["waiting"].get("reason", "waiting")
+            for c in status.get("containerStatuses") or []
+            if "waiting" in (c.get("state") or {})
+        ]
+        return (
+            f"phase {status.get('phase')}"
+            + (f", {', '.join(waiting)}" if waiting else "")
+            + (", ready" if is_ready(obj) else "")
+        )
     if kind in ("Deployment", "StatefulSet", "ReplicaSet"):
-        return (f"{status.get('readyReplicas', 0)}/{(obj.get('spec') or {}).get('replicas', 1)} ready, "
-                f"{status.get('updatedReplicas', 0)} updated")
+        return (
+            f"{status.get('readyReplicas', 0)}/{(obj.get('spec') or {}).get('replicas', 1)} ready, "
+            f"{status.get('updatedReplicas', 0)} updated"
+        )
     if kind == "DaemonSet":
         return f"{status.get('numberReady', 0)}/{status.get('desiredNumberScheduled', '?')} ready"
     if kind == "Job":

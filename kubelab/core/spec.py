@@ -27,23 +27,25 @@ from pathlib import Path
 @dataclass(frozen=True)
 class Section:
     """One section of the seed: §0 is its untitled introduction, §1..§96 its `##` headings."""
+
     number: int
     title: str
-    slug: str           # the middle part of its IDs: C-ARCH-1, Q-ARCH-1
-    notebook: str       # the notebook that answers it, e.g. "01-cluster-architecture"
-    seed_lines: str     # where it is in the seed, e.g. "L39–L68"
+    slug: str  # the middle part of its IDs: C-ARCH-1, Q-ARCH-1
+    notebook: str  # the notebook that answers it, e.g. "01-cluster-architecture"
+    seed_lines: str  # where it is in the seed, e.g. "L39–L68"
 
 
 @dataclass(frozen=True)
 class SpecId:
     """One claim or question."""
-    id: str             # "C-ARCH-1" or "Q-ARCH-1"
-    kind: str           # "claim" or "question"
+
+    id: str  # "C-ARCH-1" or "Q-ARCH-1"
+    kind: str  # "claim" or "question"
     section: int
     slug: str
     notebook: str
-    text: str           # one line (the first sentence, markdown kept): what it is about
-    quote_ja: str | None   # questions: the learner's words, verbatim; claims: None
+    text: str  # one line (the first sentence, markdown kept): what it is about
+    quote_ja: str | None  # questions: the learner's words, verbatim; claims: None
 
 
 @dataclass
@@ -60,7 +62,9 @@ class Spec:
         try:
             return self._sections[number]
         except KeyError:
-            raise KeyError(f"the spec has no section {number} (it has 0..{len(self.sections) - 1})") from None
+            raise KeyError(
+                f"the spec has no section {number} (it has 0..{len(self.sections) - 1})"
+            ) from None
 
     def for_sections(self, numbers: Iterable[int]) -> list[SpecId]:
         """The claims and questions of these sections, in spec order (whatever order `numbers` is in)."""
@@ -81,8 +85,10 @@ DATA = resources.files("kubelab") / "data" / "spec.json"
 
 
 def parse(data: dict) -> Spec:
-    return Spec(sections=[Section(**section) for section in data["sections"]],
-                ids=[SpecId(**item) for item in data["ids"]])
+    return Spec(
+        sections=[Section(**section) for section in data["sections"]],
+        ids=[SpecId(**item) for item in data["ids"]],
+    )
 
 
 @functools.cache

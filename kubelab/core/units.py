@@ -21,5 +21,5 @@ def bytes_of(quantity: str) -> int:
     units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "k": 10**3, "M": 10**6, "G": 10**9}
     for suffix, factor in units.items():
         if quantity.endswith(suffix):
-            return int(float(quantity[:-len(suffix)]) * factor)
+            return int(float(quantity[: -len(suffix)]) * factor)
     return int(quantity)

@@ -7,7 +7,7 @@ from datetime import datetime
 
 @dataclass(frozen=True)
 class Certificate:
-    subject: dict[str, list[str]]     # e.g. {"CN": ["system:node:kind-worker"], "O": ["system:nodes"]}
+    subject: dict[str, list[str]]  # e.g. {"CN": ["system:node:kind-worker"], "O": ["system:nodes"]}
     issuer: dict[str, list[str]]
     not_after: datetime
     is_ca: bool
@@ -16,6 +16,7 @@ class Certificate:
     def __str__(self) -> str:
         def show(name):
             return ", ".join(f"{k}={v}" for k, vs in name.items() for v in vs)
+
         return f"subject: {show(self.subject)}\nissuer:  {show(self.issuer)}\nvalid until {self.not_after:%Y-%m-%d}"
 
 
@@ -39,8 +40,13 @@ def read(pem: str | bytes) -> Certificate:
         is_ca = cert.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS).value.ca
     except x509.ExtensionNotFound:
         is_ca = False
-    return Certificate(names(cert.subject), names(cert.issuer), cert.not_valid_after_utc, is_ca,
-                       cert.subject == cert.issuer)
+    return Certificate(
+        names(cert.subject),
+        names(cert.issuer),
+        cert.not_valid_after_utc,
+        is_ca,
+        cert.subject == cert.issuer,
+    )
 
 
 def from_base64(data: str) -> str:
@@ -51,17 +57,19 @@ def from_base64(data: str) -> str:
 @dataclass(frozen=True)
 class Verification:
     trusted: bool
-    detail: str          # the certificate's subject when trusted, the TLS error when not
+    detail: str  # the certificate's subject when trusted, the TLS error when not
 
 
-def verify_server(host: str, port: int, ca_pem: str, server_name: str, timeout: float = 10) -> Verification:
+def verify_server(
+    host: str, port: int, ca_pem: str, server_name: str, timeout: float = 10
+) -> Verification:
     """Connect to a TLS server and verify its certificate the way a client holding `ca_pem` does:
     signed by that CA and issued for `server_name` (the name the client dials). This is the check
     a node's kubelet makes of the API server with the CA in its kubelet.conf."""
     import socket
     import ssl
 
-    context = ssl.create_default_context(cadata=ca_pem)   # only this CA, not the host's bundle
+    context = ssl.create_default_context(cadata=ca_pem)  # only this CA, not the host's bundle
     try:
         with socket.create_connection((host, port), timeout=timeout) as raw:
             with context.wrap_socket(raw, server_hostname=server_name) as tls:
@@ -73,9 +81,9 @@ def verify_server(host: str, port: int, ca_pem: str, server_name: str, timeout: 
 
 @dataclass(frozen=True)
 class Issued:
-    ca_pem: str      # the throwaway CA's certificate: what a client trusts
-    cert_pem: str    # the server's certificate, for `names`
-    key_pem: str     # the server's private key
+    ca_pem: str  # the throwaway CA's certificate: what a client trusts
+    cert_pem: str  # the server's certificate, for `names`
+    key_pem: str  # the server's private key
 
 
 def issue(names: list[str], days: int = 1) -> Issued:
@@ -91,20 +99,38 @@ def issue(names: list[str], days: int = 1) -> Issued:
     now = datetime.now(timezone.utc)
 
     def certificate(subject: str, key, issuer: str, signer, ca: bool, extra=()):
-        builder = (x509.CertificateBuilder()
-                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-                   .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
-                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=days))
-                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
         for extension in extra:
             builder = builder.add_extension(extension, critical=False)
         return builder.sign(signer, hashes.SHA256())
 
-    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_key, server_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
+    )
     ca = certificate("kubelab throwaway CA", ca_key, "kubelab throwaway CA", ca_key, ca=True)
-    server = certificate(names[0], server_key, "kubelab throwaway CA", ca_key, ca=False,
-                         extra=[x509.SubjectAlternativeName([x509.DNSName(n) for n in names])])
+    server = certificate(
+        names[0],
+        server_key,
+        "kubelab throwaway CA",
+        ca_key,
+        ca=False,
+        extra=[x509.SubjectAlternativeName([x509.DNSName(n) for n in names])],
+    )
     pem = serialization.Encoding.PEM
-    return Issued(ca.public_bytes(pem).decode(), server.public_bytes(pem).decode(),
-                  server_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode())
+    return Issued(
+        ca.public_bytes(pem).decode(),
+        server.public_bytes(pem).decode(),
+        server_key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode(),
+    )

@@ -18,7 +18,7 @@ import math
 
 from kubelab.core.units import bytes_of, millicores, version_of  # noqa: F401  (notebooks read them here)
 
-PERIOD_US = 100_000   # the kubelet's CFS period
+PERIOD_US = 100_000  # the kubelet's CFS period
 
 
 def shares(cpu_request: str) -> int:
@@ -30,23 +30,36 @@ def weights(cpu_shares: int) -> set[str]:
     """cpu.weight for given shares: runc's linear conversion, and runc 1.3.2+'s quadratic one."""
     linear = 1 + ((cpu_shares - 2) * 9999) // 262142
     exponent = (math.log2(cpu_shares) ** 2 + 125 * math.log2(cpu_shares)) / 612.0 - 7.0 / 34.0
-    quadratic = math.ceil(10 ** exponent)
+    quadratic = math.ceil(10**exponent)
     return {str(linear), str(quadratic)}
 
 
-def expected_files(version: int, cpu_request: str, cpu_limit: str, memory_limit: str) -> dict[tuple[str, str], set[str]]:
+def expected_files(
+    version: int, cpu_request: str, cpu_limit: str, memory_limit: str
+) -> dict[tuple[str, str], set[str]]:
     """{(controller, file): acceptable values} for a container with these resources."""
     quota = millicores(cpu_limit) * PERIOD_US // 1000
     memory = str(bytes_of(memory_limit))
     if version == 2:
-        return {("", "memory.max"): {memory}, ("", "cpu.max"): {f"{quota} {PERIOD_US}"},
-                ("", "cpu.weight"): weights(shares(cpu_request))}
+        return {
+            ("", "memory.max"): {memory},
+            ("", "cpu.max"): {f"{quota} {PERIOD_US}"},
+            ("", "cpu.weight"): weights(shares(cpu_request)),
+        }
     if version == 1:
-        return {("memory", "memory.limit_in_bytes"): {memory}, ("cpu", "cpu.cfs_quota_us"): {str(quota)},
-                ("cpu", "cpu.cfs_period_us"): {str(PERIOD_US)}, ("cpu", "cpu.shares"): {str(shares(cpu_request))}}
+        return {
+            ("memory", "memory.limit_in_bytes"): {memory},
+            ("cpu", "cpu.cfs_quota_us"): {str(quota)},
+            ("cpu", "cpu.cfs_period_us"): {str(PERIOD_US)},
+            ("cpu", "cpu.shares"): {str(shares(cpu_request))},
+        }
     raise ValueError(f"cgroup version {version}?")
 
 
 # The claim names the v2 files; on v1 the same limits live under these names.
-V2_NAME_OF = {"memory.limit_in_bytes": "memory.max", "cpu.cfs_quota_us": "cpu.max (quota)",
-              "cpu.cfs_period_us": "cpu.max (period)", "cpu.shares": "cpu.weight"}
+V2_NAME_OF = {
+    "memory.limit_in_bytes": "memory.max",
+    "cpu.cfs_quota_us": "cpu.max (quota)",
+    "cpu.cfs_period_us": "cpu.max (period)",
+    "cpu.shares": "cpu.weight",
+}

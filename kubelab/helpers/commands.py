@@ -20,7 +20,7 @@ class Run:
     exit_code: int
     out: str
     err: str
-    started: float     # Unix time, this machine's clock (kind's nodes share it)
+    started: float  # Unix time, this machine's clock (kind's nodes share it)
     ended: float
 
     @property
@@ -33,11 +33,27 @@ def kubectl(lab, command: str | list[str], input: str | None = None, timeout: fl
     non-zero exit: the exit code is the result."""
     args = lab.kubectl_args(command)
     started = time.time()
-    result = subprocess.run(lab.cluster.kubectl_command(*args), capture_output=True, text=True, input=input, timeout=timeout)
-    return Run(" ".join(["kubectl", *args]), result.returncode, result.stdout, result.stderr, started, time.time())
+    result = subprocess.run(
+        lab.cluster.kubectl_command(*args),
+        capture_output=True,
+        text=True,
+        input=input,
+        timeout=timeout,
+    )
+    return Run(
+        " ".join(["kubectl", *args]),
+        result.returncode,
+        result.stdout,
+        result.stderr,
+        started,
+        time.time(),
+    )
 
 
 def changed_lines(diff: str) -> list[str]:
     """The changed lines of a unified diff (what `kubectl diff` prints), without the file headers."""
-    return [line for line in diff.splitlines()
-            if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    return [
+        line
+        for line in diff.splitlines()
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]

@@ -18,11 +18,15 @@ import shlex
 Matrix = dict[tuple[str, str], bool]
 
 
-def probe(lab, sources: dict[str, tuple[str, str]], targets: dict[str, str], timeout: float = 1.5) -> Matrix:
+def probe(
+    lab, sources: dict[str, tuple[str, str]], targets: dict[str, str], timeout: float = 1.5
+) -> Matrix:
     """{(source, target): reached} for every source Pod and target address."""
     attempts = " ".join(
         f"( code=$(curl -s -o /dev/null -w '%{{http_code}}' --max-time {timeout} http://{address}/ 2>/dev/null);"
-        f" echo {shlex.quote(label)} ${{code:-000}} ) &" for label, address in targets.items())
+        f" echo {shlex.quote(label)} ${{code:-000}} ) &"
+        for label, address in targets.items()
+    )
     matrix: Matrix = {}
     for source, (namespace, pod) in sources.items():
         out = lab.exec(pod, f"{attempts} wait", namespace=namespace)
@@ -42,7 +46,11 @@ def table(matrix: Matrix, sources, targets) -> str:
     width = max(len(s) for s in [*sources, "from \\ to"])
     lines = ["from \\ to".ljust(width) + "  " + "  ".join(t.center(4) for t in targets)]
     for s in sources:
-        lines.append(s.ljust(width) + "  " + "  ".join(("✓" if matrix[(s, t)] else "·").center(max(4, len(t))) for t in targets))
+        lines.append(
+            s.ljust(width)
+            + "  "
+            + "  ".join(("✓" if matrix[(s, t)] else "·").center(max(4, len(t))) for t in targets)
+        )
     return "\n".join(lines)
 
 
@@ -53,14 +61,20 @@ def plot(series: list[tuple[str, Matrix]], sources, targets, title: str | None =
     from matplotlib.colors import ListedColormap
 
     sources, targets = list(sources), list(targets)
-    fig, axes = plt.subplots(1, len(series), figsize=(2.2 + 1.9 * len(series) * max(1, len(targets) / 3), 0.9 + 0.45 * len(sources)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1,
+        len(series),
+        figsize=(2.2 + 1.9 * len(series) * max(1, len(targets) / 3), 0.9 + 0.45 * len(sources)),
+        squeeze=False,
+    )
     colours = ListedColormap(["#d62728", "#2ca02c"])
     for ax, (name, matrix) in zip(axes[0], series):
         grid = [[1 if matrix[(s, t)] else 0 for t in targets] for s in sources]
         ax.imshow(grid, cmap=colours, vmin=0, vmax=1, aspect="auto")
         ax.set_xticks(range(len(targets)), targets, fontsize=8)
-        ax.set_yticks(range(len(sources)), sources if ax is axes[0][0] else [""] * len(sources), fontsize=8)
+        ax.set_yticks(
+            range(len(sources)), sources if ax is axes[0][0] else [""] * len(sources), fontsize=8
+        )
         ax.set_xticks([x - 0.5 for x in range(1, len(targets))], minor=True)
         ax.set_yticks([y - 0.5 for y in range(1, len(sources))], minor=True)
         ax.grid(which="minor", color="white", linewidth=2)
@@ -78,6 +92,7 @@ def covering_block(addresses) -> str:
     """The smallest CIDR block that holds every address (one family), e.g. for a NetworkPolicy
     `ipBlock` that must take in a set of Pods: ["10.244.1.5", "10.244.2.7"] -> "10.244.0.0/22"."""
     import ipaddress
+
     ips = [ipaddress.ip_address(a) for a in addresses]
     if not ips or len({ip.version for ip in ips}) != 1:
         raise ValueError(f"covering_block takes addresses of one family, got {addresses!r}")

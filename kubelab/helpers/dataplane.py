@@ -28,24 +28,24 @@ ENTRY_CHAINS = ("KUBE-SERVICES", "KUBE-NODEPORTS")
 @dataclass(frozen=True)
 class Rule:
     chain: str
-    jump: str                 # the -j target: a chain name, DNAT, MARK, ...
-    options: dict[str, str]   # -d, -s, --dport, --comment, --probability, --to-destination, ...
+    jump: str  # the -j target: a chain name, DNAT, MARK, ...
+    options: dict[str, str]  # -d, -s, --dport, --comment, --probability, --to-destination, ...
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    address: str              # podIP:port, the DNAT destination
-    chain: str                # its KUBE-SEP-<hash> chain
-    probability: float        # the chance a new connection that reaches this rule's chain picks it
+    address: str  # podIP:port, the DNAT destination
+    chain: str  # its KUBE-SEP-<hash> chain
+    probability: float  # the chance a new connection that reaches this rule's chain picks it
 
 
 @dataclass
 class Path:
-    port: str                                              # the Service port's name ("" if unnamed)
-    chain: str = ""                                        # KUBE-SVC-… or KUBE-SVL-…
-    cluster_ip: str = ""                                   # "10.96.3.4:80"
+    port: str  # the Service port's name ("" if unnamed)
+    chain: str = ""  # KUBE-SVC-… or KUBE-SVL-…
+    cluster_ip: str = ""  # "10.96.3.4:80"
     external_ips: list[str] = field(default_factory=list)  # "192.0.2.50:80"
-    node_port: str = ""                                    # "30080"
+    node_port: str = ""  # "30080"
     endpoints: list[Endpoint] = field(default_factory=list)
 
     @property
@@ -83,7 +83,7 @@ def rules(saved: str) -> list[Rule]:
                 options[("!" if negated else "") + word] = words[i + 1]
                 i += 2
             else:
-                i += 1   # a flag without a value (e.g. -m's module name was consumed above)
+                i += 1  # a flag without a value (e.g. -m's module name was consumed above)
         parsed.append(Rule(chain, jump, options))
     return parsed
 
@@ -93,7 +93,9 @@ def parse(saved: str, namespace: str, service: str) -> dict[str, Path]:
     by_chain: dict[str, list[Rule]] = {}
     for rule in rules(saved):
         by_chain.setdefault(rule.chain, []).append(rule)
-    comment = re.compile(rf"^{re.escape(namespace)}/{re.escape(service)}(?::(\S+))?(?: (cluster IP|external IP|loadbalancer IP))?$")
+    comment = re.compile(
+        rf"^{re.escape(namespace)}/{re.escape(service)}(?::(\S+))?(?: (cluster IP|external IP|loadbalancer IP))?$"
+    )
     paths: dict[str, Path] = {}
     for entry in ENTRY_CHAINS:
         for rule in by_chain.get(entry, []):
@@ -102,7 +104,9 @@ def parse(saved: str, namespace: str, service: str) -> dict[str, Path]:
                 continue
             port = found.group(1) or ""
             path = paths.setdefault(port, Path(port))
-            address = rule.options.get('-d', '').removesuffix('/32').removesuffix('/128')   # IPv4 or IPv6 (ip6tables-save)
+            address = (
+                rule.options.get('-d', '').removesuffix('/32').removesuffix('/128')
+            )  # IPv4 or IPv6 (ip6tables-save)
             destination = f"{address}:{rule.options.get('--dport', '')}"
             if entry == "KUBE-NODEPORTS":
                 path.node_port = rule.options.get("--dport", "")
@@ -129,8 +133,13 @@ def _follow(by_chain: dict[str, list[Rule]], chain: str, path: Path) -> None:
             continue
         dnat = next((r for r in by_chain.get(rule.jump, []) if r.jump == "DNAT"), None)
         if dnat is not None:
-            path.endpoints.append(Endpoint(dnat.options["--to-destination"], rule.jump,
-                                           float(rule.options.get("--probability", "1"))))
+            path.endpoints.append(
+                Endpoint(
+                    dnat.options["--to-destination"],
+                    rule.jump,
+                    float(rule.options.get("--probability", "1")),
+                )
+            )
 
 
 def read(node, namespace: str, service: str) -> dict[str, Path]:
@@ -165,13 +174,19 @@ def process_state(node, pid: int) -> str:
 _BETWEEN = "----kubelab-dataplane----"
 
 
-def read_between(node, pid: int, namespace: str, services) -> tuple[list[str], dict[str, dict[str, Path]]]:
+def read_between(
+    node, pid: int, namespace: str, services
+) -> tuple[list[str], dict[str, dict[str, Path]]]:
     """The Services' paths on `node`, read in one shell between two looks at process `pid`'s state
     (kube-proxy's, say): ([state before, state after], {service: {port: Path}}). Both states "T
     (stopped)" mean the reading was made while that process was stopped."""
     state = f"sed -n 's/^State:[[:space:]]*//p' /proc/{int(pid)}/status"
-    before, saved, after = node.sh(f"{state}; echo {_BETWEEN}; iptables-save -t nat; echo {_BETWEEN}; {state}").split(_BETWEEN)
-    return [before.strip(), after.strip()], {service: parse(saved, namespace, service) for service in services}
+    before, saved, after = node.sh(
+        f"{state}; echo {_BETWEEN}; iptables-save -t nat; echo {_BETWEEN}; {state}"
+    ).split(_BETWEEN)
+    return [before.strip(), after.strip()], {
+        service: parse(saved, namespace, service) for service in services
+    }
 
 
 def plot(path: Path, title: str, ax=None):
@@ -180,7 +195,9 @@ def plot(path: Path, title: str, ax=None):
     import matplotlib.pyplot as plt
 
     entries = [f"ClusterIP {path.cluster_ip}"] if path.cluster_ip else []
-    entries += [f"external IP {a}" for a in path.external_ips] + ([f"NodePort {path.node_port}"] if path.node_port else [])
+    entries += [f"external IP {a}" for a in path.external_ips] + (
+        [f"NodePort {path.node_port}"] if path.node_port else []
+    )
     shares = path.shares()
     rows = max(len(entries), len(path.endpoints), 1)
     if ax is None:
@@ -202,10 +219,25 @@ def plot(path: Path, title: str, ax=None):
     for i, endpoint in enumerate(path.endpoints):
         row = y(i, len(path.endpoints))
         ax.annotate("", xy=(2.27, row), xytext=(2.12, middle), arrowprops=arrow)
-        ax.text(2.2, row + 0.18, f"{shares[endpoint.address]:.0%}", fontsize=8, ha="center", color="#444")
+        ax.text(
+            2.2,
+            row + 0.18,
+            f"{shares[endpoint.address]:.0%}",
+            fontsize=8,
+            ha="center",
+            color="#444",
+        )
         ax.text(2.75, row, endpoint.chain, ha="center", va="center", fontsize=8, bbox=box)
         ax.annotate("", xy=(3.42, row), xytext=(3.24, row), arrowprops=arrow)
         ax.text(3.33, row + 0.18, "DNAT", fontsize=7, ha="center", color="#444")
-        ax.text(3.85, row, endpoint.address, ha="center", va="center", fontsize=9, bbox={**box, "facecolor": "#eaf7ea"})
+        ax.text(
+            3.85,
+            row,
+            endpoint.address,
+            ha="center",
+            va="center",
+            fontsize=9,
+            bbox={**box, "facecolor": "#eaf7ea"},
+        )
     ax.set_title(title, fontsize=10)
     return ax

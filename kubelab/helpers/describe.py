@@ -22,11 +22,13 @@ def allocated(describe_text: str) -> dict[str, Allocation]:
     try:
         start = next(i for i, line in enumerate(lines) if line.startswith("Allocated resources:"))
     except StopIteration:
-        raise ValueError("no 'Allocated resources:' section in this output (is it `kubectl describe node`?)") from None
+        raise ValueError(
+            "no 'Allocated resources:' section in this output (is it `kubectl describe node`?)"
+        ) from None
     table: dict[str, Allocation] = {}
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if line and not line.startswith(" "):
-            break                                       # the next section (e.g. Events:)
+            break  # the next section (e.g. Events:)
         words = line.split()
         if not words or words[0] in ("Resource", "--------") or words[0].startswith("("):
             continue

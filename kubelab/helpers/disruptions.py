@@ -28,18 +28,45 @@ from kubelab.lab.waits import list_and_watch
 
 def condition(obj: dict | None, type_: str) -> dict | None:
     """The status condition of this type, or None."""
-    return next((c for c in ((obj or {}).get("status") or {}).get("conditions") or [] if c.get("type") == type_), None)
+    return next(
+        (
+            c
+            for c in ((obj or {}).get("status") or {}).get("conditions") or []
+            if c.get("type") == type_
+        ),
+        None,
+    )
 
 
-def mark_target(lab, pod: str, reason: str = "EvictionByEvictionAPI",
-                message: str = "kubelab: a disruption that is then not carried out") -> datetime:
+def mark_target(
+    lab,
+    pod: str,
+    reason: str = "EvictionByEvictionAPI",
+    message: str = "kubelab: a disruption that is then not carried out",
+) -> datetime:
     """Write DisruptionTarget=True into a running Pod's status (the status subresource), with the
     current time as its lastTransitionTime, as the Eviction API does before it deletes a Pod;
     nothing deletes this one. Returns when the API server stored the write (its managedFields)."""
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    stored = lab.patch("pod", pod, {"status": {"conditions": [{"type": "DisruptionTarget", "status": "True", "reason": reason,
-                                                                 "message": message, "lastTransitionTime": now}]}},
-                       type="strategic", subresource="status")
+    stored = lab.patch(
+        "pod",
+        pod,
+        {
+            "status": {
+                "conditions": [
+                    {
+                        "type": "DisruptionTarget",
+                        "status": "True",
+                        "reason": reason,
+                        "message": message,
+                        "lastTransitionTime": now,
+                    }
+                ]
+            }
+        },
+        type="strategic",
+        subresource="status",
+    )
     return written_at(stored, "DisruptionTarget")
 
 
@@ -51,7 +78,9 @@ def _owns_condition(entry: dict, type_: str, what: str) -> bool:
 def written_at(obj: dict, type_: str, what: str = "status") -> datetime:
     """When the manager that owns a condition's field (its status, by default) wrote it: the time
     the API server recorded for that write in metadata.managedFields."""
-    entries = [e for e in obj["metadata"].get("managedFields") or [] if _owns_condition(e, type_, what)]
+    entries = [
+        e for e in obj["metadata"].get("managedFields") or [] if _owns_condition(e, type_, what)
+    ]
     if not entries:
         raise ValueError(f"no manager owns {what} of the {type_} condition")
     return max(times.parse(e["time"]) for e in entries)
@@ -59,16 +88,18 @@ def written_at(obj: dict, type_: str, what: str = "status") -> datetime:
 
 def condition_owner(obj: dict, type_: str, what: str = "status") -> str:
     """The manager (e.g. "kube-controller-manager") that owns a condition's field: who set it last."""
-    entries = [e for e in obj["metadata"].get("managedFields") or [] if _owns_condition(e, type_, what)]
+    entries = [
+        e for e in obj["metadata"].get("managedFields") or [] if _owns_condition(e, type_, what)
+    ]
     return max(entries, key=lambda e: times.parse(e["time"]))["manager"] if entries else ""
 
 
 class StatusLog:
     """Fields of one object, each time they change, from a watch (not polling): a context manager.
 
-        with StatusLog(lab, "poddisruptionbudget", "web", ["status.currentHealthy", "status.disruptionsAllowed"]) as log:
-            ...
-        log.samples    # [(seconds since start, {field: value}), ...], one per change
+    with StatusLog(lab, "poddisruptionbudget", "web", ["status.currentHealthy", "status.disruptionsAllowed"]) as log:
+        ...
+    log.samples    # [(seconds since start, {field: value}), ...], one per change
     """
 
     def __init__(self, lab, kind: str, name: str, fields: list[str]):
@@ -82,17 +113,29 @@ class StatusLog:
 
     def __enter__(self) -> "StatusLog":
         from kubernetes import watch
+
         resource = self.lab.resource(self.kind)
         namespace = self.lab._ns(resource, None)
-        listing = self.lab.dynamic.get(resource, namespace=namespace, field_selector=f"metadata.name={self.name}").to_dict()
+        listing = self.lab.dynamic.get(
+            resource, namespace=namespace, field_selector=f"metadata.name={self.name}"
+        ).to_dict()
         self.started = time.monotonic()
         for obj in listing.get("items") or []:
             self._note(obj)
         self._watcher = watch.Watch()
-        changes = list_and_watch(self.lab, resource, namespace, field_selector=f"metadata.name={self.name}",
-                                 resource_version=listing["metadata"]["resourceVersion"], stop=self._stop,
-                                 watcher=self._watcher, on_error=self.errors.append)
-        self._thread = threading.Thread(target=self._follow, args=(changes,), daemon=True, name=f"kubelab-statuslog-{self.name}")
+        changes = list_and_watch(
+            self.lab,
+            resource,
+            namespace,
+            field_selector=f"metadata.name={self.name}",
+            resource_version=listing["metadata"]["resourceVersion"],
+            stop=self._stop,
+            watcher=self._watcher,
+            on_error=self.errors.append,
+        )
+        self._thread = threading.Thread(
+            target=self._follow, args=(changes,), daemon=True, name=f"kubelab-statuslog-{self.name}"
+        )
         self._thread.start()
         return self
 
@@ -110,7 +153,7 @@ class StatusLog:
             self.samples.append((round(time.monotonic() - self.started, 2), values))
 
     def __exit__(self, *exc) -> None:
-        time.sleep(1)   # the last changes' events
+        time.sleep(1)  # the last changes' events
         self._stop.set()
         deadline = time.monotonic() + 5
         while self._thread.is_alive() and time.monotonic() < deadline:
@@ -138,11 +181,22 @@ def fewest_at_once(recording, state_contains: str, kind: str | None = None) -> i
 def replaced(recording, prefix: str) -> list[str]:
     """Names starting with `prefix` that a lab.record(...) timeline saw ADDED once the first of them
     was going (terminating, Failed or deleted): the replacements a controller made."""
-    going = next((e.t for e in recording.events if e.name.startswith(prefix)
-                  and (e.type == "DELETED" or e.state in ("terminating", "phase Failed"))), None)
+    going = next(
+        (
+            e.t
+            for e in recording.events
+            if e.name.startswith(prefix)
+            and (e.type == "DELETED" or e.state in ("terminating", "phase Failed"))
+        ),
+        None,
+    )
     if going is None:
         return []
-    return [e.name for e in recording.events if e.type == "ADDED" and e.name.startswith(prefix) and e.t >= going]
+    return [
+        e.name
+        for e in recording.events
+        if e.type == "ADDED" and e.name.startswith(prefix) and e.t >= going
+    ]
 
 
 def tolerates(pod: dict, key: str, effect: str = "NoExecute", value: str | None = None) -> bool:
@@ -164,6 +218,10 @@ def taint_bystanders(lab, node: str, key: str) -> list[str]:
     """Pods of other namespaces on `node` that a NoExecute taint `key` would evict ("ns/name"): an
     experiment that taints a node picks one where this is empty, so it evicts its own Pods only."""
     pods = lab.list("pods", all_namespaces=True, field_selector=f"spec.nodeName={node}")
-    return sorted(f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in pods
-                  if p["metadata"]["namespace"] != lab.namespace
-                  and not p["metadata"].get("deletionTimestamp") and not tolerates(p, key))
+    return sorted(
+        f"{p['metadata']['namespace']}/{p['metadata']['name']}"
+        for p in pods
+        if p["metadata"]["namespace"] != lab.namespace
+        and not p["metadata"].get("deletionTimestamp")
+        and not tolerates(p, key)
+    )

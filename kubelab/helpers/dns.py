@@ -1,8 +1,8 @@
 """Cluster DNS as a notebook reads it: `dig` answers and the CoreDNS Corefile, parsed.
 
-    records = dns.answers(lab.exec("dns", "dig +noall +answer web.ns.svc.cluster.local"))
-    [(r.name, r.ttl, r.type, r.data) for r in records]   # [("web.ns.svc.cluster.local.", 30, "A", "10.96.3.4")]
-    dns.kubernetes_settings(corefile)                     # {"ttl": 30, "pods": "insecure", "cache_disabled": [...]}
+records = dns.answers(lab.exec("dns", "dig +noall +answer web.ns.svc.cluster.local"))
+[(r.name, r.ttl, r.type, r.data) for r in records]   # [("web.ns.svc.cluster.local.", 30, "A", "10.96.3.4")]
+dns.kubernetes_settings(corefile)                     # {"ttl": 30, "pods": "insecure", "cache_disabled": [...]}
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 class Record:
     name: str
     ttl: int
-    type: str      # A, AAAA, CNAME, SRV, ...
-    data: str      # the address, the target name, or "priority weight port target" for SRV
+    type: str  # A, AAAA, CNAME, SRV, ...
+    data: str  # the address, the target name, or "priority weight port target" for SRV
 
 
 def answers(dig_output: str) -> list[Record]:
@@ -38,8 +38,12 @@ def kubernetes_settings(corefile: str) -> dict:
     pods = re.search(r"^\s*pods\s+(\S+)", body, re.M)
     disabled = re.findall(r"^\s*disable\s+(success|denial)\s+[^\n]*cluster\.local", corefile, re.M)
     cache = re.search(r"^\s*cache\s+(\d+)", corefile, re.M)
-    return {"ttl": int(ttl.group(1)) if ttl else 5, "pods": pods.group(1) if pods else "disabled",
-            "cache_seconds": int(cache.group(1)) if cache else 0, "cache_disabled": sorted(disabled)}
+    return {
+        "ttl": int(ttl.group(1)) if ttl else 5,
+        "pods": pods.group(1) if pods else "disabled",
+        "cache_seconds": int(cache.group(1)) if cache else 0,
+        "cache_disabled": sorted(disabled),
+    }
 
 
 def caching(settings: dict) -> str:
@@ -47,12 +51,16 @@ def caching(settings: dict) -> str:
     in one sentence: the notebook's answer follows the Corefile it read, not what Corefiles usually say."""
     ttl = settings["ttl"]
     if settings["cache_disabled"] == ["denial", "success"]:
-        return (f"CoreDNS does not cache cluster names (its cache is disabled for cluster.local): every answer "
-                f"comes fresh from its watch, with a TTL of {ttl} s for caches downstream")
+        return (
+            f"CoreDNS does not cache cluster names (its cache is disabled for cluster.local): every answer "
+            f"comes fresh from its watch, with a TTL of {ttl} s for caches downstream"
+        )
     if settings["cache_seconds"]:
         kept = [kind for kind in ("success", "denial") if kind not in settings["cache_disabled"]]
-        return (f"CoreDNS caches {' and '.join(kept)} answers for cluster names for up to {settings['cache_seconds']} s, "
-                f"and hands them out with a TTL of at most {ttl} s")
+        return (
+            f"CoreDNS caches {' and '.join(kept)} answers for cluster names for up to {settings['cache_seconds']} s, "
+            f"and hands them out with a TTL of at most {ttl} s"
+        )
     return f"CoreDNS has no cache plugin: every answer comes fresh from its watch, with a TTL of {ttl} s"
 
 

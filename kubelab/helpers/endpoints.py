@@ -36,10 +36,10 @@ NO_ENDPOINT = "no endpoint"
 
 @dataclass(frozen=True)
 class Field:
-    path: str        # the field in the slice: "endpoints[0].nodeName"
-    value: Any       # what the slice says
-    source: str      # where that comes from: "Pod web-x: spec.nodeName"
-    expected: Any    # what the source says
+    path: str  # the field in the slice: "endpoints[0].nodeName"
+    value: Any  # what the slice says
+    source: str  # where that comes from: "Pod web-x: spec.nodeName"
+    expected: Any  # what the source says
 
     @property
     def agrees(self) -> bool:
@@ -47,7 +47,10 @@ class Field:
 
 
 def _ready(pod: dict) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in (pod.get("status") or {}).get("conditions") or [])
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (pod.get("status") or {}).get("conditions") or []
+    )
 
 
 def _target_port(service_port: dict, pods: list[dict]) -> Any:
@@ -56,8 +59,13 @@ def _target_port(service_port: dict, pods: list[dict]) -> Any:
     target = service_port.get("targetPort", service_port.get("port"))
     if isinstance(target, int):
         return target
-    numbers = {p["containerPort"] for pod in pods for c in pod["spec"].get("containers") or []
-               for p in c.get("ports") or [] if p.get("name") == target}
+    numbers = {
+        p["containerPort"]
+        for pod in pods
+        for c in pod["spec"].get("containers") or []
+        for p in c.get("ports") or []
+        if p.get("name") == target
+    }
     return numbers.pop() if len(numbers) == 1 else sorted(numbers)
 
 
@@ -66,12 +74,41 @@ def walk(slice_: dict, service: dict, pods: list[dict], nodes: list[dict]) -> li
     Service (name, uid, ports, address family), each endpoint's Pod (IP, readiness, deletion, node)
     and that node's zone label. A field whose source says otherwise has agrees False."""
     meta, spec = slice_.get("metadata") or {}, service["spec"]
-    labels, name, uid = meta.get("labels") or {}, service["metadata"]["name"], service["metadata"]["uid"]
-    owners = [(o.get("kind"), o.get("name"), o.get("uid"), o.get("controller")) for o in meta.get("ownerReferences") or []]
-    rows = [Field("addressType", slice_.get("addressType"), f"Service {name}: spec.ipFamilies[0]", (spec.get("ipFamilies") or ["IPv4"])[0]),
-            Field(f"metadata.labels[{SERVICE_NAME}]", labels.get(SERVICE_NAME), f"Service {name}: metadata.name", name),
-            Field(f"metadata.labels[{MANAGED_BY}]", labels.get(MANAGED_BY), "the EndpointSlice controller's own name", CONTROLLER),
-            Field("metadata.ownerReferences", owners, f"Service {name}: kind, name, uid (as controller)", [("Service", name, uid, True)])]
+    labels, name, uid = (
+        meta.get("labels") or {},
+        service["metadata"]["name"],
+        service["metadata"]["uid"],
+    )
+    owners = [
+        (o.get("kind"), o.get("name"), o.get("uid"), o.get("controller"))
+        for o in meta.get("ownerReferences") or []
+    ]
+    rows = [
+        Field(
+            "addressType",
+            slice_.get("addressType"),
+            f"Service {name}: spec.ipFamilies[0]",
+            (spec.get("ipFamilies") or ["IPv4"])[0],
+        ),
+        Field(
+            f"metadata.labels[{SERVICE_NAME}]",
+            labels.get(SERVICE_NAME),
+            f"Service {name}: metadata.name",
+            name,
+        ),
+        Field(
+            f"metadata.labels[{MANAGED_BY}]",
+            labels.get(MANAGED_BY),
+            "the EndpointSlice controller's own name",
+            CONTROLLER,
+        ),
+        Field(
+            "metadata.ownerReferences",
+            owners,
+            f"Service {name}: kind, name, uid (as controller)",
+            [("Service", name, uid, True)],
+        ),
+    ]
     by_name = {p["metadata"]["name"]: p for p in pods}
     zones = {n["metadata"]["name"]: (n["metadata"].get("labels") or {}).get(ZONE) for n in nodes}
     ipv6 = slice_.get("addressType") == "IPv6"
@@ -79,37 +116,82 @@ def walk(slice_: dict, service: dict, pods: list[dict], nodes: list[dict]) -> li
         ref = endpoint.get("targetRef") or {}
         pod = by_name.get(ref.get("name"))
         at = f"endpoints[{i}]"
-        rows.append(Field(f"{at}.targetRef", (ref.get("kind"), ref.get("name"), ref.get("uid")), "a Pod the selector matches: kind, name, uid",
-                          ("Pod", pod["metadata"]["name"], pod["metadata"]["uid"]) if pod else "no such Pod"))
+        rows.append(
+            Field(
+                f"{at}.targetRef",
+                (ref.get("kind"), ref.get("name"), ref.get("uid")),
+                "a Pod the selector matches: kind, name, uid",
+                ("Pod", pod["metadata"]["name"], pod["metadata"]["uid"]) if pod else "no such Pod",
+            )
+        )
         if pod is None:
             continue
         status, pod_name = pod.get("status") or {}, pod["metadata"]["name"]
         serving, terminating = _ready(pod), bool(pod["metadata"].get("deletionTimestamp"))
         node = pod["spec"].get("nodeName")
-        rows += [Field(f"{at}.addresses", endpoint.get("addresses"), f"Pod {pod_name}: status.podIPs (its {slice_.get('addressType')} one)",
-                       [a["ip"] for a in status.get("podIPs") or [] if (":" in a["ip"]) == ipv6]),
-                 Field(f"{at}.conditions", endpoint.get("conditions"), f"Pod {pod_name}: Ready condition, deletionTimestamp",
-                       {"ready": serving and not terminating, "serving": serving, "terminating": terminating}),
-                 Field(f"{at}.nodeName", endpoint.get("nodeName"), f"Pod {pod_name}: spec.nodeName", node),
-                 Field(f"{at}.zone", endpoint.get("zone"), f"Node {node}: label {ZONE}", zones.get(node))]
-    rows.append(Field("ports", [(p.get("name") or "", p.get("port"), p.get("protocol")) for p in slice_.get("ports") or []],
-                      f"Service {name}: each port's name and protocol; the Pods' containerPort its targetPort names",
-                      [(p.get("name") or "", _target_port(p, pods), p.get("protocol", "TCP")) for p in spec.get("ports") or []]))
+        rows += [
+            Field(
+                f"{at}.addresses",
+                endpoint.get("addresses"),
+                f"Pod {pod_name}: status.podIPs (its {slice_.get('addressType')} one)",
+                [a["ip"] for a in status.get("podIPs") or [] if (":" in a["ip"]) == ipv6],
+            ),
+            Field(
+                f"{at}.conditions",
+                endpoint.get("conditions"),
+                f"Pod {pod_name}: Ready condition, deletionTimestamp",
+                {
+                    "ready": serving and not terminating,
+                    "serving": serving,
+                    "terminating": terminating,
+                },
+            ),
+            Field(
+                f"{at}.nodeName", endpoint.get("nodeName"), f"Pod {pod_name}: spec.nodeName", node
+            ),
+            Field(
+                f"{at}.zone", endpoint.get("zone"), f"Node {node}: label {ZONE}", zones.get(node)
+            ),
+        ]
+    rows.append(
+        Field(
+            "ports",
+            [
+                (p.get("name") or "", p.get("port"), p.get("protocol"))
+                for p in slice_.get("ports") or []
+            ],
+            f"Service {name}: each port's name and protocol; the Pods' containerPort its targetPort names",
+            [
+                (p.get("name") or "", _target_port(p, pods), p.get("protocol", "TCP"))
+                for p in spec.get("ports") or []
+            ],
+        )
+    )
     return rows
 
 
 def show(rows: list[Field]) -> str:
     """Print the walk as a table: field, value, where it comes from, and whether they agree."""
+
     def text(value: Any) -> str:
-        return str(value) if not isinstance(value, dict) else ", ".join(f"{k} {v}" for k, v in value.items())
+        return (
+            str(value)
+            if not isinstance(value, dict)
+            else ", ".join(f"{k} {v}" for k, v in value.items())
+        )
+
     width = max(len(r.path) for r in rows)
-    lines = [f"{r.path:{width}}  {text(r.value)[:70]:70}  {'=' if r.agrees else '≠'} {r.source}" for r in rows]
+    lines = [
+        f"{r.path:{width}}  {text(r.value)[:70]:70}  {'=' if r.agrees else '≠'} {r.source}"
+        for r in rows
+    ]
     output = "\n".join(lines)
     print(output)
     return output
 
 
 # -- conditions over time ----------------------------------------------------------------------
+
 
 def conditions_of(slice_: dict | None) -> str:
     """The conditions of a slice's first endpoint as one line ("ready True, serving True,
@@ -122,7 +204,7 @@ def conditions_of(slice_: dict | None) -> str:
 
 
 def parse_conditions(state: str) -> dict[str, str]:
-    """"ready True, serving False, terminating True" -> {"ready": "True", ...}; {} for "no endpoint"."""
+    """ "ready True, serving False, terminating True" -> {"ready": "True", ...}; {} for "no endpoint"."""
     if state in (NO_ENDPOINT, "deleted"):
         return {}
     return dict(part.split(" ", 1) for part in state.split(", "))
@@ -143,7 +225,9 @@ class ConditionsRecorder(Recorder):
             if type_ == "MODIFIED" and self._last_state.get((kind, name)) == state:
                 return
             self._last_state[(kind, name)] = state
-            self.events.append(Event(round(time.monotonic() - self.started, 2), type_, kind, name, state))
+            self.events.append(
+                Event(round(time.monotonic() - self.started, 2), type_, kind, name, state)
+            )
 
     def elapsed(self) -> float:
         """Seconds since the recording started (to mark when something was done)."""
@@ -156,6 +240,7 @@ class ConditionsRecorder(Recorder):
     def wait_until(self, predicate, description: str, timeout: float = 60) -> str:
         """Until the recorded state satisfies predicate(state); returns it (reads the record, not the API)."""
         from kubelab.lab.waits import wait_for
+
         return wait_for(description, self.current, done=predicate, timeout=timeout, interval=0.1)
 
     def states(self) -> list[tuple[float, str]]:
@@ -180,7 +265,13 @@ def plot(recorder: ConditionsRecorder, marks: dict[str, float], title: str):
         for i, (t, state) in enumerate(changes):
             stop = changes[i + 1][0] if i + 1 < len(changes) else end
             value = parse_conditions(state).get(condition)
-            ax.barh(row, max(stop - t, 0.05), left=t, color=colours.get(value, "lightgray"), edgecolor="white")
+            ax.barh(
+                row,
+                max(stop - t, 0.05),
+                left=t,
+                color=colours.get(value, "lightgray"),
+                edgecolor="white",
+            )
     for label, t in marks.items():
         ax.axvline(t, color="black", linestyle=":", linewidth=1)
         ax.text(t, 2.6, label, fontsize=8, rotation=0, ha="left", va="bottom")
@@ -195,21 +286,46 @@ def plot(recorder: ConditionsRecorder, marks: dict[str, float], title: str):
 
 # -- Pods at addresses of our choosing ---------------------------------------------------------
 
-def addressed_pods(lab, prefix: str, addresses: list[str], labels: dict[str, str], node: str, image: str | None = None,
-                   workers: int = 8) -> list[str]:
+
+def addressed_pods(
+    lab,
+    prefix: str,
+    addresses: list[str],
+    labels: dict[str, str],
+    node: str,
+    image: str | None = None,
+    workers: int = 8,
+) -> list[str]:
     """One Pod per address, named <prefix>-0000..., bound to `node` (a Node object no kubelet serves,
     so nothing runs them or rewrites their status) and tolerating its taints, with the address
     written into status.podIP/podIPs as a kubelet would. Returns their names; `remove_pods` deletes them."""
     from kubelab.cluster.pinned import PAUSE
-    lab.resource("v1/Pod"), lab.resource("pods")   # resolved once, before the threads share them
+
+    lab.resource("v1/Pod"), lab.resource("pods")  # resolved once, before the threads share them
 
     def one(item: tuple[int, str]) -> str:
         i, address = item
         name = f"{prefix}-{i:04d}"
-        lab.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels},
-                    "spec": {"nodeName": node, "tolerations": [{"operator": "Exists"}], "terminationGracePeriodSeconds": 0,
-                             "containers": [{"name": "c", "image": image or PAUSE}]}}, quiet=True)
-        lab.patch("pods", name, {"status": {"podIP": address, "podIPs": [{"ip": address}]}}, subresource="status")
+        lab.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": name, "labels": labels},
+                "spec": {
+                    "nodeName": node,
+                    "tolerations": [{"operator": "Exists"}],
+                    "terminationGracePeriodSeconds": 0,
+                    "containers": [{"name": "c", "image": image or PAUSE}],
+                },
+            },
+            quiet=True,
+        )
+        lab.patch(
+            "pods",
+            name,
+            {"status": {"podIP": address, "podIPs": [{"ip": address}]}},
+            subresource="status",
+        )
         return name
 
     with ThreadPoolExecutor(workers) as pool:
@@ -218,14 +334,22 @@ def addressed_pods(lab, prefix: str, addresses: list[str], labels: dict[str, str
 
 def legacy_count(endpoints_object: dict | None) -> int:
     """How many addresses, ready or not, a legacy Endpoints object lists (0 for None)."""
-    return sum(len(s.get("addresses") or []) + len(s.get("notReadyAddresses") or [])
-               for s in (endpoints_object or {}).get("subsets") or [])
+    return sum(
+        len(s.get("addresses") or []) + len(s.get("notReadyAddresses") or [])
+        for s in (endpoints_object or {}).get("subsets") or []
+    )
 
 
 def remove_pods(lab, selector: str) -> int:
     """Delete every Pod of the lab's namespace that matches `selector`, in one request (a delete
     collection) and at once (gracePeriodSeconds 0: no kubelet is there to confirm a graceful
     delete of Pods bound to a Node none serves). Returns how many went."""
-    deleted = lab.dynamic.delete(lab.resource("pods"), namespace=lab.namespace, label_selector=selector,
-                                 body={"gracePeriodSeconds": 0})
-    return len((deleted.to_dict() if hasattr(deleted, "to_dict") else deleted or {}).get("items") or [])
+    deleted = lab.dynamic.delete(
+        lab.resource("pods"),
+        namespace=lab.namespace,
+        label_selector=selector,
+        body={"gracePeriodSeconds": 0},
+    )
+    return len(
+        (deleted.to_dict() if hasattr(deleted, "to_dict") else deleted or {}).get("items") or []
+    )

@@ -21,18 +21,26 @@ def not_ready_taints(node: dict | None) -> list[tuple[str, str]]:
     """The node's not-ready / unreachable taints that keep Pods off it (NoSchedule or NoExecute)."""
     if not node:
         return []
-    return [(t["key"], t["effect"]) for t in (node.get("spec") or {}).get("taints") or []
-            if t.get("key") in NOT_READY_KEYS and t.get("effect") in ("NoSchedule", "NoExecute")]
+    return [
+        (t["key"], t["effect"])
+        for t in (node.get("spec") or {}).get("taints") or []
+        if t.get("key") in NOT_READY_KEYS and t.get("effect") in ("NoSchedule", "NoExecute")
+    ]
 
 
 def daemon_pod_target(pod: dict) -> str | None:
     """The node a DaemonSet Pod was made for: the DaemonSet controller writes it as a required node
     affinity on metadata.name (the Pod may not be bound yet: spec.nodeName stays empty while Pending)."""
-    terms = (((pod.get("spec") or {}).get("affinity") or {}).get("nodeAffinity") or {}) \
-        .get("requiredDuringSchedulingIgnoredDuringExecution", {}).get("nodeSelectorTerms") or []
+    terms = (((pod.get("spec") or {}).get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution", {}
+    ).get("nodeSelectorTerms") or []
     for term in terms:
         for field in term.get("matchFields") or []:
-            if field.get("key") == "metadata.name" and field.get("operator") == "In" and len(field.get("values") or []) == 1:
+            if (
+                field.get("key") == "metadata.name"
+                and field.get("operator") == "In"
+                and len(field.get("values") or []) == 1
+            ):
                 return field["values"][0]
     return None
 
@@ -48,13 +56,33 @@ def node_without_kubelet(lab, name: str, timeout: float = 90):
     it for unreachable once the heartbeat is too old), and yields it as stored. The Node is
     deleted, and its deletion waited for, when the block ends."""
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    lab.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}, "status": {"conditions": [
-        {"type": "Ready", "status": "False", "reason": "KubeletNotReady", "lastHeartbeatTime": now, "lastTransitionTime": now,
-         "message": "container runtime network not ready: NetworkReady=false (no network plugin yet)"}]}})
+    lab.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": name},
+            "status": {
+                "conditions": [
+                    {
+                        "type": "Ready",
+                        "status": "False",
+                        "reason": "KubeletNotReady",
+                        "lastHeartbeatTime": now,
+                        "lastTransitionTime": now,
+                        "message": "container runtime network not ready: NetworkReady=false (no network plugin yet)",
+                    }
+                ]
+            },
+        }
+    )
     try:
-        yield lab.wait_for(f"Node {name} to carry a not-ready/unreachable NoSchedule taint",
-                           lambda: (lambda n: n if ("NoSchedule" in {e for _, e in not_ready_taints(n)}) else None)(lab.get("node", name)),
-                           timeout=timeout)
+        yield lab.wait_for(
+            f"Node {name} to carry a not-ready/unreachable NoSchedule taint",
+            lambda: (
+                lambda n: n if ("NoSchedule" in {e for _, e in not_ready_taints(n)}) else None
+            )(lab.get("node", name)),
+            timeout=timeout,
+        )
     finally:
         if lab.get("node", name) is not None:
             lab.delete("node", name, wait=True, timeout=60)
@@ -72,12 +100,32 @@ def ready_node(lab, name: str, cpu: str = "2", labels: dict | None = None):
     ends, also when it fails, and it carries the run's label for `kubelab gc`."""
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     resources = {"cpu": cpu, "memory": "1Gi", "pods": "0"}
-    lab.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": dict(labels or {})},
-                "spec": {"unschedulable": True, "taints": [{"key": "kubelab.dev/nowhere", "effect": "NoExecute"}]},
-                "status": {"capacity": resources, "allocatable": resources, "conditions": [
-                    {"type": "Ready", "status": "True", "reason": "KubeletReady", "lastHeartbeatTime": now,
-                     "lastTransitionTime": now, "message": "kubelab: a Node object, no kubelet behind it"}]}},
-               quiet=True)
+    lab.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": name, "labels": dict(labels or {})},
+            "spec": {
+                "unschedulable": True,
+                "taints": [{"key": "kubelab.dev/nowhere", "effect": "NoExecute"}],
+            },
+            "status": {
+                "capacity": resources,
+                "allocatable": resources,
+                "conditions": [
+                    {
+                        "type": "Ready",
+                        "status": "True",
+                        "reason": "KubeletReady",
+                        "lastHeartbeatTime": now,
+                        "lastTransitionTime": now,
+                        "message": "kubelab: a Node object, no kubelet behind it",
+                    }
+                ],
+            },
+        },
+        quiet=True,
+    )
     try:
         yield lab.get("node", name)
     finally:

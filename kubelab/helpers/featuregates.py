@@ -19,14 +19,16 @@ from dataclasses import dataclass
 
 from kubelab.core.errors import KubelabError
 
-LINE = re.compile(r'^kubernetes_feature_enabled\{(?P<labels>[^}]*)\}\s+(?P<value>[0-9.eE+-]+)\s*$', re.MULTILINE)
+LINE = re.compile(
+    r'^kubernetes_feature_enabled\{(?P<labels>[^}]*)\}\s+(?P<value>[0-9.eE+-]+)\s*$', re.MULTILINE
+)
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
 @dataclass(frozen=True)
 class Gate:
     enabled: bool
-    stage: str        # "ALPHA", "BETA", "DEPRECATED", or "" (GA)
+    stage: str  # "ALPHA", "BETA", "DEPRECATED", or "" (GA)
 
     def describe(self) -> str:
         return f"{'on' if self.enabled else 'off'}, {self.stage.lower() if self.stage else 'GA'}"
@@ -42,28 +44,38 @@ def read(metrics_text: str) -> dict[str, Gate]:
     return gates
 
 
-def state(gates: dict[str, Gate], name: str, minor: int, alpha: int, beta: int | None, ga: int | None) -> tuple[bool, str]:
+def state(
+    gates: dict[str, Gate], name: str, minor: int, alpha: int, beta: int | None, ga: int | None
+) -> tuple[bool, str]:
     """(is the feature on, how we know) for Kubernetes v1.<minor>: the gate as the component
     reports it when it lists it; otherwise from the feature's history (alpha, beta and GA
     releases): off before it existed, on once GA (its gate since removed). Metrics that list no
     gate at all say nothing about a missing one, so they are refused."""
     if not gates:
-        raise KubelabError("no feature gates in the component's /metrics: the absence of a gate would mean nothing",
-                           "read the metrics with a user allowed to (get --raw /metrics)")
+        raise KubelabError(
+            "no feature gates in the component's /metrics: the absence of a gate would mean nothing",
+            "read the metrics with a user allowed to (get --raw /metrics)",
+        )
     if name in gates:
-        return gates[name].enabled, f"feature gate {name} {gates[name].describe()} on this API server"
+        return gates[
+            name
+        ].enabled, f"feature gate {name} {gates[name].describe()} on this API server"
     if ga is not None and minor >= ga:
         return True, f"{name} is GA since v1.{ga} (no gate listed any more: always on)"
     if minor < alpha:
         return False, f"{name} does not exist before v1.{alpha}"
     default_on = beta is not None and minor >= beta
-    return default_on, (f"{name} not listed by this API server; {'beta, on' if default_on else 'alpha, off'} "
-                        f"by default in v1.{minor}")
+    return default_on, (
+        f"{name} not listed by this API server; {'beta, on' if default_on else 'alpha, off'} "
+        f"by default in v1.{minor}"
+    )
 
 
 # What a gate decides for an experiment here.
 
-SLEEP_ZERO = "PodLifecycleSleepActionAllowZero"   # alpha v1.32, beta (on) v1.33, GA v1.34, then removed
+SLEEP_ZERO = (
+    "PodLifecycleSleepActionAllowZero"  # alpha v1.32, beta (on) v1.33, GA v1.34, then removed
+)
 
 
 def _minor(version: str) -> int:

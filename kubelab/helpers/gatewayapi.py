@@ -30,17 +30,24 @@ def _schema(crd: dict, version: str) -> dict:
     for entry in crd["spec"]["versions"]:
         if entry["name"] == version:
             return entry["schema"]["openAPIV3Schema"]
-    raise KeyError(f"{crd['metadata']['name']} has no version {version} "
-                   f"(it has {', '.join(v['name'] for v in crd['spec']['versions'])})")
+    raise KeyError(
+        f"{crd['metadata']['name']} has no version {version} "
+        f"(it has {', '.join(v['name'] for v in crd['spec']['versions'])})"
+    )
 
 
 def filter_support(crd: dict, version: str = "v1") -> dict[str, str]:
     """{filter: support level} for the filters of an HTTPRoute rule (`rules[].filters[]`), as
     the installed CRD describes them; filters whose description gives no level are left out."""
-    rules = _schema(crd, version)["properties"]["spec"]["properties"]["rules"]["items"]["properties"]
+    rules = _schema(crd, version)["properties"]["spec"]["properties"]["rules"]["items"][
+        "properties"
+    ]
     filters = rules["filters"]["items"]["properties"]
-    return {name: level for name, field in filters.items()
-            if name != "type" and (level := support_level(field.get("description", "")))}
+    return {
+        name: level
+        for name, field in filters.items()
+        if name != "type" and (level := support_level(field.get("description", "")))
+    }
 
 
 def conditions(obj: dict | None) -> dict[str, tuple[str, str]]:
@@ -56,14 +63,20 @@ def parent_conditions(route: dict | None) -> dict[str, dict[str, tuple[str, str]
     """A route's status per parent (a Gateway it asked to attach to), keyed "namespace/name"
     (the route's own namespace when the parentRef names none): {type: (status, reason)}."""
     own = ((route or {}).get("metadata") or {}).get("namespace", "")
-    return {f"{p['parentRef'].get('namespace') or own}/{p['parentRef']['name']}": _by_type(p.get("conditions"))
-            for p in ((route or {}).get("status") or {}).get("parents") or []}
+    return {
+        f"{p['parentRef'].get('namespace') or own}/{p['parentRef']['name']}": _by_type(
+            p.get("conditions")
+        )
+        for p in ((route or {}).get("status") or {}).get("parents") or []
+    }
 
 
 def attached_routes(gateway: dict | None) -> dict[str, int]:
     """{listener name: attachedRoutes}, as the controller reports them in the Gateway's status."""
-    return {listener["name"]: listener.get("attachedRoutes", 0)
-            for listener in ((gateway or {}).get("status") or {}).get("listeners") or []}
+    return {
+        listener["name"]: listener.get("attachedRoutes", 0)
+        for listener in ((gateway or {}).get("status") or {}).get("listeners") or []
+    }
 
 
 def supported_features(gateway_class: dict | None) -> list[str]:

@@ -31,7 +31,7 @@ MARKER = "child-ended-with"
 
 
 def expected_scope(cgroup_version: int | None, kubelet_config: dict) -> str:
-    """"container" where the kernel kills the whole container (cgroup v2, unless the kubelet's
+    """ "container" where the kernel kills the whole container (cgroup v2, unless the kubelet's
     singleProcessOOMKill is true), "process" where it kills the largest process only (cgroup v1)."""
     if cgroup_version == 2 and not kubelet_config.get("singleProcessOOMKill", False):
         return "container"
@@ -59,10 +59,10 @@ def parse_oom_control(text: str) -> int:
 
 @dataclass(frozen=True)
 class Kill:
-    scope: str                 # "process": the parent lived on; "container": all of it died and restarted
+    scope: str  # "process": the parent lived on; "container": all of it died and restarted
     restarts: int
-    reason: str | None         # lastState.terminated.reason of the container, if it ended
-    parent_saw: str | None     # the line the parent printed when its child was killed (process scope)
+    reason: str | None  # lastState.terminated.reason of the container, if it ended
+    parent_saw: str | None  # the line the parent printed when its child was killed (process scope)
 
 
 def judge(container_status: dict, log: str, marker: str = MARKER) -> Kill | None:
@@ -73,7 +73,9 @@ def judge(container_status: dict, log: str, marker: str = MARKER) -> Kill | None
     ended = (container_status.get("lastState") or {}).get("terminated") or {}
     if restarts >= 1 and ended.get("reason") == "OOMKilled":
         return Kill("container", restarts, "OOMKilled", None)
-    line = next((line.strip() for line in (log or "").splitlines() if line.startswith(marker)), None)
+    line = next(
+        (line.strip() for line in (log or "").splitlines() if line.startswith(marker)), None
+    )
     if line and restarts == 0 and "running" in (container_status.get("state") or {}):
         return Kill("process", 0, None, line)
     return None
@@ -82,7 +84,14 @@ def judge(container_status: dict, log: str, marker: str = MARKER) -> Kill | None
 def observe(lab, pod: str, container: str, marker: str = MARKER) -> Kill | None:
     """judge() on the Pod as it is now (the log is read only while the container was not restarted)."""
     obj = lab.get("pod", pod)
-    status = next((c for c in ((obj or {}).get("status") or {}).get("containerStatuses") or [] if c["name"] == container), None)
+    status = next(
+        (
+            c
+            for c in ((obj or {}).get("status") or {}).get("containerStatuses") or []
+            if c["name"] == container
+        ),
+        None,
+    )
     if status is None:
         return None
     log = ""
@@ -94,7 +103,9 @@ def observe(lab, pod: str, container: str, marker: str = MARKER) -> Kill | None:
 def runtime_oom_score_adj(node, container_id: str) -> int:
     """The oom_score_adj the kubelet asked the runtime for: process.oomScoreAdj of the container's
     OCI spec as the runtime keeps it (`crictl inspect`: info.runtimeSpec)."""
-    info = json.loads(node.sh(f"crictl inspect {shlex.quote(container_id.split('://')[-1])}"))["info"]
+    info = json.loads(node.sh(f"crictl inspect {shlex.quote(container_id.split('://')[-1])}"))[
+        "info"
+    ]
     return spec_oom_score_adj(info)
 
 

@@ -20,10 +20,16 @@ from __future__ import annotations
 import re
 
 ENGINES = (
-    ("kube-network-policies", re.compile(r"^table \S+ (kindnet|kube)-network-policies\b"),
-     "kube-network-policies (its nftables table), as in stock kind's kindnetd"),
-    ("kubelab-kindnetd", re.compile(r"^:(KINDNET-NP|KNP-)"),
-     "kubelab's offline kindnetd (its own iptables chains KINDNET-NP and KNP-*)"),
+    (
+        "kube-network-policies",
+        re.compile(r"^table \S+ (kindnet|kube)-network-policies\b"),
+        "kube-network-policies (its nftables table), as in stock kind's kindnetd",
+    ),
+    (
+        "kubelab-kindnetd",
+        re.compile(r"^:(KINDNET-NP|KNP-)"),
+        "kubelab's offline kindnetd (its own iptables chains KINDNET-NP and KNP-*)",
+    ),
 )
 
 READ = "iptables-save -t filter 2>/dev/null; if command -v nft >/dev/null 2>&1; then nft list ruleset 2>/dev/null; fi; true"

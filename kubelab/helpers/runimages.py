@@ -20,8 +20,8 @@ from pathlib import Path
 from kubelab.core.errors import KubelabError
 
 SOURCE_POD = "kubelab-busybox-source"
-REGISTRY_NODE_PORT = 30500   # clusters/addons/registry: the registry's NodePort on every node
-REGISTRY_NAME = "registry.kubelab.local:5000"   # and the name pods pull its images by
+REGISTRY_NODE_PORT = 30500  # clusters/addons/registry: the registry's NodePort on every node
+REGISTRY_NAME = "registry.kubelab.local:5000"  # and the name pods pull its images by
 
 
 def busybox_binary(lab) -> Path:
@@ -30,22 +30,35 @@ def busybox_binary(lab) -> Path:
     if cached and cached.exists():
         return cached
     from kubelab.cluster.pinned import BUSYBOX
-    lab.apply(f"""
+
+    lab.apply(
+        f"""
 apiVersion: v1
 kind: Pod
 metadata: {{name: {SOURCE_POD}}}
 spec:
   terminationGracePeriodSeconds: 0
   containers: [{{name: c, image: "{BUSYBOX}", command: [sleep, "3600"]}}]
-""", quiet=True)
+""",
+        quiet=True,
+    )
     lab.wait_ready("pod", SOURCE_POD)
-    result = subprocess.run(lab.cluster.kubectl_command("exec", "-n", lab.namespace, SOURCE_POD, "--", "cat", "/bin/busybox"),
-                            capture_output=True, timeout=120)
+    result = subprocess.run(
+        lab.cluster.kubectl_command(
+            "exec", "-n", lab.namespace, SOURCE_POD, "--", "cat", "/bin/busybox"
+        ),
+        capture_output=True,
+        timeout=120,
+    )
     if result.returncode != 0 or not result.stdout.startswith(b"\x7fELF"):
-        raise KubelabError(f"copying /bin/busybox out of {BUSYBOX} failed: {result.stderr.decode(errors='replace')[:300]}")
+        raise KubelabError(
+            f"copying /bin/busybox out of {BUSYBOX} failed: {result.stderr.decode(errors='replace')[:300]}"
+        )
     if b"/ld-linux" in result.stdout[:4096] or b"ld-musl" in result.stdout[:4096]:
-        raise KubelabError(f"{BUSYBOX}'s busybox is dynamically linked: an image of it alone would not run",
-                           "use a busybox image whose binary is static (Debian's busybox-static, or upstream's)")
+        raise KubelabError(
+            f"{BUSYBOX}'s busybox is dynamically linked: an image of it alone would not run",
+            "use a busybox image whose binary is static (Debian's busybox-static, or upstream's)",
+        )
     folder = Path(tempfile.mkdtemp(prefix="kubelab-busybox-"))
     path = folder / "busybox"
     path.write_bytes(result.stdout)
@@ -54,10 +67,13 @@ spec:
     return path
 
 
-def busybox_image(lab, reference: str, files: dict[str, str], command: list[str] | None = None) -> Path:
+def busybox_image(
+    lab, reference: str, files: dict[str, str], command: list[str] | None = None
+) -> Path:
     """An OCI archive of `reference`: busybox (sh, cat, sleep, ... as links), the given files
     (path in the image -> text) and a unique marker; `command` is its CMD. Returns the archive."""
     from kubelab.cluster.offline.oci import Image, write_archive
+
     busybox = busybox_binary(lab)
     folder = Path(tempfile.mkdtemp(prefix="kubelab-image-"))
     contents = {}
@@ -67,8 +83,12 @@ def busybox_image(lab, reference: str, files: dict[str, str], command: list[str]
         local.write_text(text)
         contents[path] = local
     applets = ("sh", "cat", "sleep", "echo", "ls", "date", "wget")
-    image = Image(reference, files={"bin/busybox": busybox, **contents},
-                  symlinks={f"bin/{a}": "/bin/busybox" for a in applets}, cmd=command or ["sh"])
+    image = Image(
+        reference,
+        files={"bin/busybox": busybox, **contents},
+        symlinks={f"bin/{a}": "/bin/busybox" for a in applets},
+        cmd=command or ["sh"],
+    )
     archive = folder / "image.tar"
     write_archive(image, archive)
     return archive
@@ -82,11 +102,12 @@ def push(lab, archive: Path, repository: str, tag: str, node: str | None = None)
     through, and deleted from the registry again; the repository is recorded on every node, whose
     images of it that a pod pulls are removed again."""
     from kubelab.cluster import registry
+
     lab.addon("registry")
     names = sorted(n["metadata"]["name"] for n in lab.nodes())
     node = node or names[-1]
     address = f"{lab.internal_ip(node)}:{REGISTRY_NODE_PORT}"
-    if not getattr(lab, "_recorded_pulls", set()) >= {repository}:   # once per repository and run
+    if not getattr(lab, "_recorded_pulls", set()) >= {repository}:  # once per repository and run
         for name in names:
             lab.node(name).will_pull(f"{REGISTRY_NAME}/{repository}")
         lab._recorded_pulls = {*getattr(lab, "_recorded_pulls", set()), repository}

@@ -28,15 +28,27 @@ def parse(text: str) -> dict[str, float]:
     return events
 
 
-def plot(bars: list[tuple[str, float, float | None]], marks: dict[str, float] | None = None, title: str = "",
-         origin: float | None = None):
+def plot(
+    bars: list[tuple[str, float, float | None]],
+    marks: dict[str, float] | None = None,
+    title: str = "",
+    origin: float | None = None,
+):
     """One bar per (label, start, end) on a shared time axis (seconds after `origin`, the earliest
     start by default); an end of None is drawn hatched to the right edge: it never came.
     `marks` are labelled vertical lines (e.g. {"TERM": t})."""
     import matplotlib.pyplot as plt
+
     marks = marks or {}
     origin = min(s for _, s, _ in bars) if origin is None else origin
-    right = max([e for _, _, e in bars if e is not None] + [s for _, s, _ in bars] + list(marks.values())) - origin
+    right = (
+        max(
+            [e for _, _, e in bars if e is not None]
+            + [s for _, s, _ in bars]
+            + list(marks.values())
+        )
+        - origin
+    )
     right = right * 1.1 + 0.5
     fig, ax = plt.subplots(figsize=(9, 0.6 * len(bars) + 1.4))
     for row, (label, start, end) in enumerate(reversed(bars)):
@@ -50,7 +62,14 @@ def plot(bars: list[tuple[str, float, float | None]], marks: dict[str, float] | 
     for i, (label, t) in enumerate(sorted(marks.items(), key=lambda m: m[1])):
         ax.axvline(t - origin, color="#c00000", linestyle="--", linewidth=1)
         # staggered, so the labels of marks close in time do not overprint each other
-        ax.text(t - origin, len(bars) - 0.4 - (i % 3) * 0.3, f" {label}", color="#c00000", fontsize=8, va="bottom")
+        ax.text(
+            t - origin,
+            len(bars) - 0.4 - (i % 3) * 0.3,
+            f" {label}",
+            color="#c00000",
+            fontsize=8,
+            va="bottom",
+        )
     ax.set_yticks(range(len(bars)), [label for label, _, _ in reversed(bars)])
     ax.set_xlim(0, right + 1)
     ax.set_ylim(-0.6, len(bars) + 0.2)

@@ -34,9 +34,9 @@ def expected_outcome(cgroup_version: int) -> str:
 
 @dataclass(frozen=True)
 class Trial:
-    outcome: str                 # "accepted" or "refused"
-    swap_behavior: str | None    # memorySwap.swapBehavior read back from /configz while it applied
-    message: str                 # the kubelet's own refusal, if it refused
+    outcome: str  # "accepted" or "refused"
+    swap_behavior: str | None  # memorySwap.swapBehavior read back from /configz while it applied
+    message: str  # the kubelet's own refusal, if it refused
 
 
 def try_limited_swap(node) -> Trial:
@@ -45,7 +45,11 @@ def try_limited_swap(node) -> Trial:
     try:
         node.reconfigure_kubelet(failSwapOn=False, memorySwap={"swapBehavior": "LimitedSwap"})
     except KubelabError as refusal:
-        return Trial("refused", (node.kubelet_config().get("memorySwap") or {}).get("swapBehavior"), refusal.what)
+        return Trial(
+            "refused",
+            (node.kubelet_config().get("memorySwap") or {}).get("swapBehavior"),
+            refusal.what,
+        )
     try:
         behavior = (node.kubelet_config().get("memorySwap") or {}).get("swapBehavior")
     finally:

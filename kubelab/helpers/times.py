@@ -1,10 +1,10 @@
 """Timestamps as Kubernetes writes them (RFC 3339), and the time between them.
 
-    from kubelab import times
-    times.parse(pod["status"]["startTime"])              # an aware datetime, UTC
-    times.parse("2026-01-02T03:04:05.123456789Z")         # any number of fractional digits
-    times.now_rfc3339()                                  # "2026-01-02T03:04:05.123456Z"
-    times.intervals([lease_a, lease_b, lease_c])         # [seconds a->b, seconds b->c]
+from kubelab import times
+times.parse(pod["status"]["startTime"])              # an aware datetime, UTC
+times.parse("2026-01-02T03:04:05.123456789Z")         # any number of fractional digits
+times.now_rfc3339()                                  # "2026-01-02T03:04:05.123456Z"
+times.intervals([lease_a, lease_b, lease_c])         # [seconds a->b, seconds b->c]
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 
-_RFC3339 = re.compile(r"(?P<base>\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2})(?:\.(?P<fraction>\d+))?"
-                      r"(?P<zone>[Zz]|[+-]\d{2}:?\d{2})$")
+_RFC3339 = re.compile(
+    r"(?P<base>\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2})(?:\.(?P<fraction>\d+))?"
+    r"(?P<zone>[Zz]|[+-]\d{2}:?\d{2})$"
+)
 
 
 def parse(text: str) -> datetime:

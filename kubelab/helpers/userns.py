@@ -17,7 +17,7 @@ false`, runtime does not support user namespaces", pkg/kubelet/userns).
 
 from __future__ import annotations
 
-OUTSIDE_UID = 100000   # where UID 0 of the node-side demonstration's namespace starts on the node
+OUTSIDE_UID = 100000  # where UID 0 of the node-side demonstration's namespace starts on the node
 
 # Root on the node makes a user namespace (held by a sleeping process) and maps its UIDs 0..65535 to
 # OUTSIDE..; a process entering it (nsenter) is UID 0 there, and tries to read a file only the
@@ -77,7 +77,9 @@ def sandbox_requests(node, pod_uid: str, since: float) -> list[str]:
     """containerd's log lines, since a Unix time, about a RunPodSandbox call for the Pod with this
     UID: the kubelet asked the runtime for its sandbox (containerd logs each call with the Pod's
     metadata, UID included, in 1.x and 2.x)."""
-    return requests_in([text for _, text in node.journal("containerd", since, grep=pod_uid)], pod_uid)
+    return requests_in(
+        [text for _, text in node.journal("containerd", since, grep=pod_uid)], pod_uid
+    )
 
 
 def requests_in(lines: list[str], pod_uid: str) -> list[str]:

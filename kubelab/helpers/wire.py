@@ -20,18 +20,28 @@ from __future__ import annotations
 import base64
 
 _HTTP_REPLY = r"printf 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n'"
-_READ_HEAD = ("read up _ < /proc/uptime; n=/rec/$up-$$; cr=$(printf '\\r'); "
-              "while IFS= read -r line; do printf '%s\\n' \"$line\" >> $n; "
-              "[ \"$line\" = \"$cr\" ] || [ -z \"$line\" ] && break; done; " + _HTTP_REPLY)
+_READ_HEAD = (
+    "read up _ < /proc/uptime; n=/rec/$up-$$; cr=$(printf '\\r'); "
+    "while IFS= read -r line; do printf '%s\\n' \"$line\" >> $n; "
+    "[ \"$line\" = \"$cr\" ] || [ -z \"$line\" ] && break; done; " + _HTTP_REPLY
+)
 
 
 def recorder(image: str, http_port: int = 8080, raw_port: int = 9443, name: str = "rec") -> dict:
     """A container (busybox image) that records every connection on its two ports under /rec."""
-    script = (f"mkdir -p /rec; nc -ll -p {http_port} -e sh -c '{_shell_quote(_READ_HEAD)}' & "
-              f"nc -ll -p {raw_port} -e sh -c 'read up _ < /proc/uptime; cat > /rec/$up-$$' & wait")
-    return {"name": name, "image": image, "command": ["sh", "-c", script],
-            "ports": [{"name": "rec-http", "containerPort": http_port},
-                      {"name": "rec-raw", "containerPort": raw_port}]}
+    script = (
+        f"mkdir -p /rec; nc -ll -p {http_port} -e sh -c '{_shell_quote(_READ_HEAD)}' & "
+        f"nc -ll -p {raw_port} -e sh -c 'read up _ < /proc/uptime; cat > /rec/$up-$$' & wait"
+    )
+    return {
+        "name": name,
+        "image": image,
+        "command": ["sh", "-c", script],
+        "ports": [
+            {"name": "rec-http", "containerPort": http_port},
+            {"name": "rec-raw", "containerPort": raw_port},
+        ],
+    }
 
 
 def _shell_quote(text: str) -> str:
@@ -41,8 +51,12 @@ def _shell_quote(text: str) -> str:
 
 def captures(lab, pod: str, container: str = "rec", namespace: str | None = None) -> list[bytes]:
     """The connections the recorder kept (since the last clear), oldest first."""
-    out = lab.exec(pod, "cd /rec && for f in $(ls | sort -n); do echo $(base64 $f | tr -d '\\n'); done",
-                   container=container, namespace=namespace)
+    out = lab.exec(
+        pod,
+        "cd /rec && for f in $(ls | sort -n); do echo $(base64 $f | tr -d '\\n'); done",
+        container=container,
+        namespace=namespace,
+    )
     return [base64.b64decode(line) for line in str(out).split()]
 
 
@@ -68,27 +82,30 @@ def tls_server_name(raw: bytes) -> str | None:
     """The server name (SNI, RFC 6066) a TLS ClientHello asks for; None if the bytes are no
     complete ClientHello or it names no server."""
     try:
-        if raw[0] != 0x16:                                     # a handshake record
+        if raw[0] != 0x16:  # a handshake record
             return None
         record_end = 5 + int.from_bytes(raw[3:5], "big")
         body = raw[5:record_end]
-        if len(raw) < record_end or body[0] != 0x01:           # ClientHello
+        if len(raw) < record_end or body[0] != 0x01:  # ClientHello
             return None
-        at = 4 + 2 + 32                                        # type, length; version; random
-        at += 1 + body[at]                                     # session id
-        at += 2 + int.from_bytes(body[at:at + 2], "big")       # cipher suites
-        at += 1 + body[at]                                     # compression methods
-        end = at + 2 + int.from_bytes(body[at:at + 2], "big")
+        at = 4 + 2 + 32  # type, length; version; random
+        at += 1 + body[at]  # session id
+        at += 2 + int.from_bytes(body[at : at + 2], "big")  # cipher suites
+        at += 1 + body[at]  # compression methods
+        end = at + 2 + int.from_bytes(body[at : at + 2], "big")
         at += 2
         while at + 4 <= end:
-            kind, size = int.from_bytes(body[at:at + 2], "big"), int.from_bytes(body[at + 2:at + 4], "big")
-            data = body[at + 4:at + 4 + size]
-            if kind == 0:                                      # server_name: list of (type, name)
+            kind, size = (
+                int.from_bytes(body[at : at + 2], "big"),
+                int.from_bytes(body[at + 2 : at + 4], "big"),
+            )
+            data = body[at + 4 : at + 4 + size]
+            if kind == 0:  # server_name: list of (type, name)
                 pos = 2
                 while pos + 3 <= len(data):
-                    name_type, length = data[pos], int.from_bytes(data[pos + 1:pos + 3], "big")
+                    name_type, length = data[pos], int.from_bytes(data[pos + 1 : pos + 3], "big")
                     if name_type == 0:
-                        return data[pos + 3:pos + 3 + length].decode("ascii")
+                        return data[pos + 3 : pos + 3 + length].decode("ascii")
                     pos += 3 + length
                 return None
             at += 4 + size

@@ -9,32 +9,46 @@ from contextlib import contextmanager
 
 from kubelab.core.errors import KubelabError
 
+
 class KubectlOutput(str):
     """What a kubectl command printed on stdout; `.warnings`: the API server's "Warning:" lines;
     `.ok`: whether it succeeded."""
+
     warnings: list[str]
     ok: bool
-
 
 
 class LabKubectl:
     """kubectl as a reader types it, scoped to the run (a part of Lab)."""
 
-    def kubectl(self, command: str | list[str], check: bool = True, quiet: bool = False,
-                input: str | None = None) -> "KubectlOutput":
+    def kubectl(
+        self,
+        command: str | list[str],
+        check: bool = True,
+        quiet: bool = False,
+        input: str | None = None,
+    ) -> "KubectlOutput":
         """Run kubectl in this lab's namespace (unless the command names one) and show its output,
         with the API server's "Warning:" lines, as a terminal would. Returns its stdout (a str) with
         `.warnings` and `.ok`; with check=False, a failed command's stderr follows it (what it
         refused). `input` is sent to its stdin (e.g. "apply -f -")."""
         args = self.kubectl_args(command)
-        result = subprocess.run(self.cluster.kubectl_command(*args), capture_output=True, text=True, timeout=300, input=input)
+        result = subprocess.run(
+            self.cluster.kubectl_command(*args),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            input=input,
+        )
         warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
         out = KubectlOutput(result.stdout + (result.stderr if result.returncode else ""))
         out.warnings, out.ok = warnings, result.returncode == 0
         if not quiet:
             print("\n".join([out.rstrip(), *([] if result.returncode else warnings)]).strip())
         if check and result.returncode != 0:
-            raise KubelabError(f"kubectl {' '.join(args)} failed (exit {result.returncode}): {result.stderr.strip()}")
+            raise KubelabError(
+                f"kubectl {' '.join(args)} failed (exit {result.returncode}): {result.stderr.strip()}"
+            )
         return out
 
     def kubectl_args(self, command: str | list[str]) -> list[str]:
@@ -43,16 +57,34 @@ class LabKubectl:
         args = shlex.split(command) if isinstance(command, str) else list(command)
         if args and args[0] == "kubectl":
             args = args[1:]
-        if not any(a in ("-n", "--namespace", "-A", "--all-namespaces") or a.startswith("--namespace=") for a in args):
+        if not any(
+            a in ("-n", "--namespace", "-A", "--all-namespaces") or a.startswith("--namespace=")
+            for a in args
+        ):
             args = ["-n", self.namespace, *args]
         return args
 
-    def exec(self, pod: str, command: str, container: str | None = None, namespace: str | None = None,
-             check: bool = True, quiet: bool = True) -> "KubectlOutput":
+    def exec(
+        self,
+        pod: str,
+        command: str,
+        container: str | None = None,
+        namespace: str | None = None,
+        check: bool = True,
+        quiet: bool = True,
+    ) -> "KubectlOutput":
         """Run a shell command in a pod's container (`kubectl exec POD -- sh -c COMMAND`); returns its
         stdout (with check=False, a failure's stderr follows it, and `.ok` is False)."""
-        args = ["exec", pod, *(["-c", container] if container else []), *(["-n", namespace] if namespace else []),
-                "--", "sh", "-c", command]
+        args = [
+            "exec",
+            pod,
+            *(["-c", container] if container else []),
+            *(["-n", namespace] if namespace else []),
+            "--",
+            "sh",
+            "-c",
+            command,
+        ]
         return self.kubectl(args, check=check, quiet=quiet)
 
     def kubectl_apply(self, manifest: str) -> dict:
@@ -65,8 +97,12 @@ class LabKubectl:
     def kubectl_background(self, command: str):
         """A kubectl command left running while the block runs (e.g. `logs -f`), then stopped."""
         args = self.kubectl_args(command)
-        process = subprocess.Popen(self.cluster.kubectl_command(*args), stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True)
+        process = subprocess.Popen(
+            self.cluster.kubectl_command(*args),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         try:
             yield process
         finally:

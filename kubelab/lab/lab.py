@@ -29,10 +29,20 @@ from typing import Any
 
 from kubelab.lab import namespaces
 from kubelab.core.errors import KubelabError
+
 # Re-exported: notebooks, tests and other modules import these names from kubelab.lab.lab.
-from kubelab.lab.namespaces import (MANAGED_BY, RUN_NAMESPACE, begin_namespace_deletion, close_run,  # noqa: F401
-                         delete_namespace, delete_run_objects, new_namespace_name, release_finalizers,
-                         restore_nodes, wait_namespace_gone)
+from kubelab.lab.namespaces import (
+    MANAGED_BY,
+    RUN_NAMESPACE,
+    begin_namespace_deletion,
+    close_run,
+    delete_namespace,
+    delete_run_objects,
+    new_namespace_name,
+    release_finalizers,
+    restore_nodes,
+    wait_namespace_gone,
+)
 from kubelab.core.readiness import is_ready, readiness, summarize, terminal_state  # noqa: F401
 from kubelab.lab.waits import WaitTimeout  # noqa: F401
 
@@ -41,8 +51,42 @@ from kubelab.lab.nodes import LabNodes, refuse_undeclared  # noqa: F401  (connec
 from kubelab.lab.objects import FIELD_MANAGER, Applied, LabObjects, Observed, parse_manifest  # noqa: F401
 from kubelab.lab.watching import LabWaits
 
+# Re-exported names (notebooks, tests and other modules import them from here).
+__all__ = [
+    "Lab",
+    "connect",
+    "extra_cluster",
+    "refuse_undeclared",
+    "parse_manifest",
+    "FIELD_MANAGER",
+    "Applied",
+    "Observed",
+    "KubectlOutput",
+    "MANAGED_BY",
+    "RUN_NAMESPACE",
+    "begin_namespace_deletion",
+    "close_run",
+    "delete_namespace",
+    "delete_run_objects",
+    "new_namespace_name",
+    "release_finalizers",
+    "restore_nodes",
+    "wait_namespace_gone",
+    "is_ready",
+    "readiness",
+    "summarize",
+    "terminal_state",
+    "WaitTimeout",
+]
+
 
 class Lab(LabObjects, LabKubectl, LabNodes, LabWaits):
+    """One run on one cluster: `cluster` (anything with kubeconfig, context, name and
+    kubectl_command(*args)) and `namespace`, where namespaced objects go unless told otherwise.
+
+    Its verbs live in four parts, one job each: objects (apply, get, list, patch, delete, evict,
+    logs), kubectl (kubectl, exec, kubectl_apply, kubectl_background), nodes (node, nodes,
+    scratch_dir, addon, api_address) and watching (wait_*, sample, record)."""
 
     def __init__(self, cluster, namespace: str, notebook: str | None = None):
         from kubernetes import config as kube_config
@@ -51,18 +95,21 @@ class Lab(LabObjects, LabKubectl, LabNodes, LabWaits):
         self.cluster = cluster
         self.namespace = namespace
         self.notebook = notebook
-        self.api = kube_config.new_client_from_config(config_file=str(cluster.kubeconfig),
-                                                      context=getattr(cluster, "context", None))
+        self.api = kube_config.new_client_from_config(
+            config_file=str(cluster.kubeconfig), context=getattr(cluster, "context", None)
+        )
         self.dynamic = DynamicClient(self.api)
         self._resources: dict[str, Any] = {}
-        self._addons_said: set[str] = set()   # add-ons whose "ready" line the notebook shows already
+        self._addons_said: set[str] = set()  # add-ons whose "ready" line the notebook shows already
 
     def create_namespace(self) -> None:
         """Create this run's namespace (labelled so that `kubelab gc` can tell whose it is)."""
         labels = {namespaces.NOTEBOOK: self.notebook[:63]} if self.notebook else {}
         namespaces.create_run_namespace(self, self.namespace, labels, quiet=True)
-        print(f"namespace {self.namespace} on cluster {getattr(self.cluster, 'name', '?')} "
-              f"(Kubernetes {self.server_version()})")
+        print(
+            f"namespace {self.namespace} on cluster {getattr(self.cluster, 'name', '?')} "
+            f"(Kubernetes {self.server_version()})"
+        )
 
     def extra_namespace(self, suffix: str) -> str:
         """Another namespace for this run (e.g. to show names in two namespaces); closed with it."""
@@ -79,8 +126,14 @@ class Lab(LabObjects, LabKubectl, LabNodes, LabWaits):
         self.close()
 
 
-def connect(notebook: str | None = None, config: str | None = None, namespace: str | None = None,
-            kubeconfig: str | None = None, context: str | None = None, existing_cluster: bool = False) -> Lab:
+def connect(
+    notebook: str | None = None,
+    config: str | None = None,
+    namespace: str | None = None,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    existing_cluster: bool = False,
+) -> Lab:
     """The default kubelab cluster (created or reused) and a fresh namespace for this run.
 
     `kubelab run` passes its choices through the environment: KUBELAB_CONFIG (the cluster
@@ -93,25 +146,32 @@ def connect(notebook: str | None = None, config: str | None = None, namespace: s
     context = context or os.environ.get("KUBELAB_CONTEXT")
     existing_cluster = existing_cluster or os.environ.get("KUBELAB_EXISTING_CLUSTER") == "1"
     if existing_cluster and not (kubeconfig or context):
-        raise KubelabError("an existing cluster was asked for, but no kubeconfig or context",
-                           "set KUBELAB_KUBECONFIG (and KUBELAB_CONTEXT), or pass kubeconfig=...")
+        raise KubelabError(
+            "an existing cluster was asked for, but no kubeconfig or context",
+            "set KUBELAB_KUBECONFIG (and KUBELAB_CONTEXT), or pass kubeconfig=...",
+        )
     if kubeconfig or context:
         if not existing_cluster:
-            raise KubelabError(f"kubelab only runs notebooks on clusters it created, not on {context or kubeconfig}",
-                               "pass existing_cluster=True to use that cluster anyway (only a namespace is created there)")
+            raise KubelabError(
+                f"kubelab only runs notebooks on clusters it created, not on {context or kubeconfig}",
+                "pass existing_cluster=True to use that cluster anyway (only a namespace is created there)",
+            )
         from kubelab.cluster import ExistingCluster
+
         cluster = ExistingCluster(kubeconfig or "~/.kube/config", context)
     else:
         from kubelab.cluster import KindCluster
-        cluster = KindCluster(config or os.environ.get("KUBELAB_CONFIG") or "default",
-                              name=None if config else os.environ.get("KUBELAB_CLUSTER_NAME"))
+
+        cluster = KindCluster(
+            config or os.environ.get("KUBELAB_CONFIG") or "default",
+            name=None if config else os.environ.get("KUBELAB_CLUSTER_NAME"),
+        )
         if not cluster.healthy():
-            cluster.up(repair=False)   # never recreated under other runs' feet
+            cluster.up(repair=False)  # never recreated under other runs' feet
     namespace = namespace or os.environ.get("KUBELAB_NAMESPACE") or new_namespace_name(notebook)
     lab = Lab(cluster, namespace, notebook)
     lab.create_namespace()
     return lab
-
 
 
 @contextmanager
@@ -126,10 +186,12 @@ def extra_cluster(config: str, notebook: str | None = None):
     cluster deleted again if this block created it (KUBELAB_KEEP_CLUSTERS=1 keeps it), even when
     the block fails."""
     from kubelab.cluster import KindCluster
+
     refuse_undeclared("extra_clusters", config, "kubelab.extra_cluster")
     created = not KindCluster(config).exists()
     from kubelab.core.progress import to_run_log
-    with to_run_log():   # its creation's lines go to the run's log; the notebook shows one line
+
+    with to_run_log():  # its creation's lines go to the run's log; the notebook shows one line
         lab = connect(notebook=notebook, config=config)
     print(f"cluster {lab.cluster.name}: {'created' if created else 'reused'}")
     try:

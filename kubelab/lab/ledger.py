@@ -28,16 +28,19 @@ def ids(proves: str | list[str] | tuple[str, ...] | None) -> list[str]:
     known = _known_ids()
     unknown = [i for i in found if known and i not in known]
     if unknown:
-        raise ValueError(f"proves names IDs the spec does not have: {', '.join(unknown)} (see kubelab/data/spec.json)")
+        raise ValueError(
+            f"proves names IDs the spec does not have: {', '.join(unknown)} (see kubelab/data/spec.json)"
+        )
     return found
 
 
 def _known_ids() -> set[str]:
     try:
         from kubelab.core import spec
+
         return set(spec.load().by_id)
     except (ImportError, FileNotFoundError, AttributeError):
-        return set()   # no spec data yet: the format check above still applies
+        return set()  # no spec data yet: the format check above still applies
 
 
 def record(what: str, proves: list[str], passed: bool | None, skipped: str | None = None) -> None:
@@ -77,4 +80,6 @@ def read(path: Path) -> list[dict]:
     """The checks a run wrote to its ledger file (none if it wrote nothing)."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]

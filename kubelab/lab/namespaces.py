@@ -25,11 +25,11 @@ from kubelab.lab.waits import WaitTimeout, object_states
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kubelab"}
 RUN = "kubelab.dev/run"
-RUN_NAMESPACE = "kubelab.dev/run-namespace"     # on cluster-scoped objects: the run that made them
-PARENT = "kubelab.dev/parent"                   # on extra namespaces: the run's main namespace
-SCRATCH = "/var/lib/kubelab-scratch"            # on each node: <namespace>/<name>, a run's directories
+RUN_NAMESPACE = "kubelab.dev/run-namespace"  # on cluster-scoped objects: the run that made them
+PARENT = "kubelab.dev/parent"  # on extra namespaces: the run's main namespace
+SCRATCH = "/var/lib/kubelab-scratch"  # on each node: <namespace>/<name>, a run's directories
 NOTEBOOK = "kubelab.dev/notebook"
-OWNER_PID = "kubelab.dev/pid"                   # host:pid of the process running the notebook
+OWNER_PID = "kubelab.dev/pid"  # host:pid of the process running the notebook
 
 
 def new_namespace_name(notebook: str | None) -> str:
@@ -41,10 +41,18 @@ def new_namespace_name(notebook: str | None) -> str:
 
 def create_run_namespace(lab, name: str, labels: dict | None = None, quiet: bool = True) -> None:
     """A namespace that `kubelab gc` recognises as a run's, and as ended once this process is gone."""
-    lab.apply({"apiVersion": "v1", "kind": "Namespace",
-               "metadata": {"name": name, "labels": {**MANAGED_BY, RUN: "true", **(labels or {})},
-                            "annotations": {OWNER_PID: f"{os.uname().nodename}:{os.getpid()}"}}},
-              quiet=quiet)
+    lab.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": name,
+                "labels": {**MANAGED_BY, RUN: "true", **(labels or {})},
+                "annotations": {OWNER_PID: f"{os.uname().nodename}:{os.getpid()}"},
+            },
+        },
+        quiet=quiet,
+    )
 
 
 def create_extra_namespace(lab, suffix: str) -> str:
@@ -60,7 +68,9 @@ def close_run(lab, namespace: str, timeout: float = 120) -> None:
     restore_nodes(lab.cluster)
     delete_run_objects(lab, namespace)
     remove_scratch_dirs(lab.cluster, namespace)
-    children = [ns["metadata"]["name"] for ns in lab.list("namespaces", selector=f"{PARENT}={namespace}")]
+    children = [
+        ns["metadata"]["name"] for ns in lab.list("namespaces", selector=f"{PARENT}={namespace}")
+    ]
     deleting = [name for name in [*children, namespace] if begin_namespace_deletion(lab, name)]
     # Side by side: each takes the namespace controller seconds, and may need its finalizers released.
     with ThreadPoolExecutor(max_workers=max(len(deleting), 1)) as pool:
@@ -71,15 +81,27 @@ def close_run(lab, namespace: str, timeout: float = 120) -> None:
 def scratch_dir(cluster, node: str, namespace: str, name: str, mode: str) -> str:
     """Make the run's directory `name` on a node (empty, with `mode`); returns its path there."""
     from kubelab.core.errors import KubelabError
-    if not all(part and part.replace("-", "").replace("_", "").isalnum() for part in name.split("/")):
-        raise KubelabError(f"{name!r} is not a plain directory name", "letters, digits, - and _, parts joined by /")
+
+    if not all(
+        part and part.replace("-", "").replace("_", "").isalnum() for part in name.split("/")
+    ):
+        raise KubelabError(
+            f"{name!r} is not a plain directory name", "letters, digits, - and _, parts joined by /"
+        )
     if not (len(mode) in (3, 4) and all(ch in "01234567" for ch in mode)):
-        raise KubelabError(f"{mode!r} is not an octal file mode", "e.g. 0755, or 1777 for a folder anyone may write to")
+        raise KubelabError(
+            f"{mode!r} is not an octal file mode",
+            "e.g. 0755, or 1777 for a folder anyone may write to",
+        )
     path = f"{SCRATCH}/{namespace}/{name}"
-    result = cluster.node_exec(node, ["sh", "-c", f"rm -rf {path} && mkdir -p {path} && chmod {mode} {path}"])
+    result = cluster.node_exec(
+        node, ["sh", "-c", f"rm -rf {path} && mkdir -p {path} && chmod {mode} {path}"]
+    )
     if result.returncode != 0:
-        raise KubelabError(f"making directory {path} on node {node} failed: {result.stderr.decode().strip()}",
-                           f"check that the node runs: docker exec {node} true")
+        raise KubelabError(
+            f"making directory {path} on node {node} failed: {result.stderr.decode().strip()}",
+            f"check that the node runs: docker exec {node} true",
+        )
     return path
 
 
@@ -96,6 +118,7 @@ def restore_nodes(cluster) -> dict[str, list[str]]:
     """Undo what a run changed on nodes, even a run that died: {node: [what was put back]}
     (kubelab.cluster.node does the work; clusters without node access have nothing to undo)."""
     from kubelab.cluster.node import restore_nodes as restore
+
     return restore(cluster)
 
 
@@ -104,12 +127,18 @@ def delete_run_objects(lab, namespace: str) -> list[str]:
     the API server offers (kinds that cannot be listed or deleted are skipped); returns what it
     deleted, as ["clusterrole/reader", ...]."""
     from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError
+
     deleted = []
     for resource in _resources(lab, namespaced=False, verbs={"list", "delete"}):
         if resource.kind == "Namespace":
-            continue      # namespaces go by their own labels, after their contents
+            continue  # namespaces go by their own labels, after their contents
         try:
-            items = lab.dynamic.get(resource, label_selector=f"{RUN_NAMESPACE}={namespace}").to_dict().get("items") or []
+            items = (
+                lab.dynamic.get(resource, label_selector=f"{RUN_NAMESPACE}={namespace}")
+                .to_dict()
+                .get("items")
+                or []
+            )
         except DynamicApiError:
             continue
         for obj in items:
@@ -127,9 +156,15 @@ def delete_run_objects(lab, namespace: str) -> list[str]:
 def _resources(lab, namespaced: bool, verbs: set[str]):
     """Each kind the API server serves (one version of each, the preferred first), that has these verbs."""
     from kubernetes.dynamic.resource import ResourceList
-    lab.dynamic.resources.invalidate_cache()   # the run may have added kinds (CRDs)
-    candidates = [r for r in lab.dynamic.resources.search(namespaced=namespaced)
-                  if not isinstance(r, ResourceList) and "/" not in (r.name or "/") and verbs <= set(r.verbs or [])]
+
+    lab.dynamic.resources.invalidate_cache()  # the run may have added kinds (CRDs)
+    candidates = [
+        r
+        for r in lab.dynamic.resources.search(namespaced=namespaced)
+        if not isinstance(r, ResourceList)
+        and "/" not in (r.name or "/")
+        and verbs <= set(r.verbs or [])
+    ]
     candidates.sort(key=lambda r: not getattr(r, "preferred", False))
     seen = set()
     for resource in candidates:
@@ -148,13 +183,18 @@ def begin_namespace_deletion(lab, namespace: str) -> bool:
     """Delete a namespace; its pods get no grace period (the namespace is throwaway).
     False if there was no such namespace."""
     from kubernetes.dynamic.exceptions import NotFoundError
+
     try:
         lab.dynamic.delete(lab.resource("v1/Namespace"), name=namespace)
     except NotFoundError:
         return False
     # A Terminating namespace accepts no new pods, so the controllers cannot replace these.
-    lab.dynamic.delete(lab.resource("v1/Pod"), namespace=namespace, field_selector=f"metadata.namespace={namespace}",
-                       body={"gracePeriodSeconds": 0})
+    lab.dynamic.delete(
+        lab.resource("v1/Pod"),
+        namespace=namespace,
+        field_selector=f"metadata.namespace={namespace}",
+        body={"gracePeriodSeconds": 0},
+    )
     return True
 
 
@@ -163,8 +203,14 @@ def wait_namespace_gone(lab, namespace: str, timeout: float = 120) -> None:
     progress = Progress(f"namespace {namespace} deleted")
     # The namespace's status changes rarely while finalizers hold it: look again every few
     # seconds (a watch that ends) so finalizers set after the first release are released too.
-    for ns in object_states(lab, "v1/Namespace", namespace, deadline=time.monotonic() + timeout, watch_seconds=3,
-                            on_error=progress.update):
+    for ns in object_states(
+        lab,
+        "v1/Namespace",
+        namespace,
+        deadline=time.monotonic() + timeout,
+        watch_seconds=3,
+        on_error=progress.update,
+    ):
         if ns is None:
             progress.done("gone")
             return
@@ -172,8 +218,10 @@ def wait_namespace_gone(lab, namespace: str, timeout: float = 120) -> None:
         if conditions.get("NamespaceFinalizersRemaining", {}).get("status") == "True":
             release_finalizers(lab, namespace)
         progress.update("Terminating")
-    raise WaitTimeout(f"namespace {namespace} still exists after {timeout:.0f} s",
-                      f"kubectl get namespace {namespace} -o yaml shows what holds it (status.conditions)")
+    raise WaitTimeout(
+        f"namespace {namespace} still exists after {timeout:.0f} s",
+        f"kubectl get namespace {namespace} -o yaml shows what holds it (status.conditions)",
+    )
 
 
 def release_finalizers(lab, namespace: str) -> list[str]:
@@ -181,6 +229,7 @@ def release_finalizers(lab, namespace: str) -> list[str]:
     demo finalizers a notebook set have no controller that would ever remove them. Returns the
     objects released, as ["configmap/held", ...]."""
     from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError
+
     released = []
     for resource in _resources(lab, namespaced=True, verbs={"list", "patch"}):
         try:
@@ -191,11 +240,17 @@ def release_finalizers(lab, namespace: str) -> list[str]:
             meta = obj["metadata"]
             if meta.get("finalizers") and meta.get("deletionTimestamp"):
                 try:
-                    lab.dynamic.patch(resource, name=meta["name"], namespace=namespace,
-                                      body={"metadata": {"finalizers": None}},
-                                      content_type="application/merge-patch+json")
+                    lab.dynamic.patch(
+                        resource,
+                        name=meta["name"],
+                        namespace=namespace,
+                        body={"metadata": {"finalizers": None}},
+                        content_type="application/merge-patch+json",
+                    )
                 except NotFoundError:
                     continue
                 released.append(f"{resource.kind.lower()}/{meta['name']}")
-                print(f"released the finalizers {meta['finalizers']} of {resource.kind}/{meta['name']}")
+                print(
+                    f"released the finalizers {meta['finalizers']} of {resource.kind}/{meta['name']}"
+                )
     return released

@@ -23,14 +23,17 @@ def parse_manifest(manifest: str | dict | list) -> list[dict]:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise KubelabError(f"the manifest is not valid YAML{where}: {getattr(e, 'problem', e)}",
-                           "check the indentation there (YAML uses spaces, not tabs)") from None
+        raise KubelabError(
+            f"the manifest is not valid YAML{where}: {getattr(e, 'problem', e)}",
+            "check the indentation there (YAML uses spaces, not tabs)",
+        ) from None
     for d in docs:
         if not isinstance(d, dict) or "kind" not in d or "apiVersion" not in d:
-            raise KubelabError(f"a manifest document lacks apiVersion or kind: {str(d)[:120]}",
-                               "every document needs apiVersion, kind and metadata.name")
+            raise KubelabError(
+                f"a manifest document lacks apiVersion or kind: {str(d)[:120]}",
+                "every document needs apiVersion, kind and metadata.name",
+            )
     return docs
-
 
 
 class Observed(dict):
@@ -41,10 +44,8 @@ class Observed(dict):
         pass
 
 
-
 def _observed(obj):
     return Observed(obj) if isinstance(obj, dict) else obj
-
 
 
 class Applied(list):
@@ -53,7 +54,6 @@ class Applied(list):
 
     def _ipython_display_(self) -> None:
         pass
-
 
 
 class LabObjects:
@@ -69,15 +69,26 @@ class LabObjects:
             api_version, _, k = kind.rpartition("/")
             found = self.dynamic.resources.get(api_version=api_version, kind=k)
         else:
-            candidates = [r for r in self.dynamic.resources.search()
-                          if getattr(r, "kind", None) and "/" not in (r.name or "/")
-                          and (r.kind.lower() == key or (r.name or "").lower() == key
-                               or key in [s.lower() for s in (r.short_names or [])])]
+            candidates = [
+                r
+                for r in self.dynamic.resources.search()
+                if getattr(r, "kind", None)
+                and "/" not in (r.name or "/")
+                and (
+                    r.kind.lower() == key
+                    or (r.name or "").lower() == key
+                    or key in [s.lower() for s in (r.short_names or [])]
+                )
+            ]
             # Prefer the preferred version of the core or apps group when a kind exists twice.
-            candidates.sort(key=lambda r: (not getattr(r, "preferred", True), r.group not in ("", "apps")))
+            candidates.sort(
+                key=lambda r: (not getattr(r, "preferred", True), r.group not in ("", "apps"))
+            )
             found = candidates[0] if candidates else None
         if found is None:
-            raise KubelabError(f"the cluster has no kind of object called {kind!r}", "see `kubectl api-resources`")
+            raise KubelabError(
+                f"the cluster has no kind of object called {kind!r}", "see `kubectl api-resources`"
+            )
         self._resources[key] = found
         return found
 
@@ -92,13 +103,23 @@ class LabObjects:
             return obj
         if not new:
             existing = self.get(f"{obj['apiVersion']}/{obj['kind']}", obj["metadata"]["name"])
-            if existing is not None and (existing["metadata"].get("labels") or {}).get(RUN_NAMESPACE) != self.namespace:
+            if (
+                existing is not None
+                and (existing["metadata"].get("labels") or {}).get(RUN_NAMESPACE) != self.namespace
+            ):
                 return obj
         metadata = obj.get("metadata") or {}
-        return {**obj, "metadata": {**metadata, "labels": {**(metadata.get("labels") or {}),
-                                                            RUN_NAMESPACE: self.namespace}}}
+        return {
+            **obj,
+            "metadata": {
+                **metadata,
+                "labels": {**(metadata.get("labels") or {}), RUN_NAMESPACE: self.namespace},
+            },
+        }
 
-    def apply(self, manifest: str | dict | list, namespace: str | None = None, quiet: bool = False) -> "Applied":
+    def apply(
+        self, manifest: str | dict | list, namespace: str | None = None, quiet: bool = False
+    ) -> "Applied":
         """Server-side apply of YAML text or dicts; namespaced objects go to this lab's namespace.
         Cluster-scoped objects it creates are deleted when the run closes. Returns the objects as
         stored (a list that a notebook does not display: its "applied kind/name" lines say it)."""
@@ -107,18 +128,34 @@ class LabObjects:
             resource = self.resource(f"{obj['apiVersion']}/{obj['kind']}")
             name = obj.get("metadata", {}).get("name")
             if not name:
-                raise KubelabError(f"{obj['kind']} without metadata.name", "give every object a name")
+                raise KubelabError(
+                    f"{obj['kind']} without metadata.name", "give every object a name"
+                )
             ns = self._ns(resource, namespace or obj.get("metadata", {}).get("namespace"))
             body = self._mark_as_the_runs(resource, obj, new=False)
-            result = self.dynamic.server_side_apply(resource, body=body, name=name, namespace=ns,
-                                                    field_manager=FIELD_MANAGER, force_conflicts=True)
+            result = self.dynamic.server_side_apply(
+                resource,
+                body=body,
+                name=name,
+                namespace=ns,
+                field_manager=FIELD_MANAGER,
+                force_conflicts=True,
+            )
             applied.append(result.to_dict())
             if not quiet:
-                print(f"applied {obj['kind'].lower()}/{name}" + (f" in {ns}" if ns and ns != self.namespace else ""))
+                print(
+                    f"applied {obj['kind'].lower()}/{name}"
+                    + (f" in {ns}" if ns and ns != self.namespace else "")
+                )
         return applied
 
-    def create(self, manifest: str | dict, namespace: str | None = None, quiet: bool = False,
-               dry_run: bool = False) -> dict:
+    def create(
+        self,
+        manifest: str | dict,
+        namespace: str | None = None,
+        quiet: bool = False,
+        dry_run: bool = False,
+    ) -> dict:
         """Create (not apply) one object: fails with the API's error if it exists already. With
         dry_run, the API server admits and defaults it but stores nothing: the object returned is
         what it would have stored."""
@@ -126,10 +163,14 @@ class LabObjects:
         resource = self.resource(f"{obj['apiVersion']}/{obj['kind']}")
         ns = self._ns(resource, namespace or obj.get("metadata", {}).get("namespace"))
         body = self._mark_as_the_runs(resource, obj, new=True)
-        result = self.dynamic.create(resource, body=body, namespace=ns, **({"dry_run": "All"} if dry_run else {})).to_dict()
+        result = self.dynamic.create(
+            resource, body=body, namespace=ns, **({"dry_run": "All"} if dry_run else {})
+        ).to_dict()
         if not quiet:
-            print(f"{'would create (dry run)' if dry_run else 'created'} {obj['kind'].lower()}/{result['metadata']['name']}"
-                  + (f" in {ns}" if ns else ""))
+            print(
+                f"{'would create (dry run)' if dry_run else 'created'} {obj['kind'].lower()}/{result['metadata']['name']}"
+                + (f" in {ns}" if ns else "")
+            )
         return result
 
     def http_get(self, path: str, anonymous: bool = False) -> tuple[int, str]:
@@ -137,14 +178,17 @@ class LabObjects:
         import ssl
         import urllib.error
         import urllib.request
+
         url = self.api.configuration.host + path
         if not anonymous:
-            response = self.api.call_api("GET", url)   # the kubeconfig's credentials
+            response = self.api.call_api("GET", url)  # the kubeconfig's credentials
             response.read()
             return response.status, response.data.decode()
         context = ssl.create_default_context()
         context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE   # like curl -k: the point is who we are, not whom we trust
+        context.verify_mode = (
+            ssl.CERT_NONE
+        )  # like curl -k: the point is who we are, not whom we trust
         try:
             with urllib.request.urlopen(url, context=context, timeout=10) as response:
                 return response.status, response.read().decode()
@@ -154,22 +198,40 @@ class LabObjects:
     def get(self, kind: str, name: str, namespace: str | None = None) -> dict | None:
         """The object as a dict, or None if it does not exist."""
         from kubernetes.dynamic.exceptions import NotFoundError
+
         resource = self.resource(kind)
         try:
-            return self.dynamic.get(resource, name=name, namespace=self._ns(resource, namespace)).to_dict()
+            return self.dynamic.get(
+                resource, name=name, namespace=self._ns(resource, namespace)
+            ).to_dict()
         except NotFoundError:
             return None
 
-    def list(self, kind: str, selector: str | None = None, namespace: str | None = None,
-             all_namespaces: bool = False, field_selector: str | None = None) -> list[dict]:
+    def list(
+        self,
+        kind: str,
+        selector: str | None = None,
+        namespace: str | None = None,
+        all_namespaces: bool = False,
+        field_selector: str | None = None,
+    ) -> list[dict]:
         """The objects of a kind in this lab's namespace (or `namespace`, or all), each with its kind."""
         resource = self.resource(kind)
         ns = None if all_namespaces else self._ns(resource, namespace)
-        result = self.dynamic.get(resource, namespace=ns, label_selector=selector, field_selector=field_selector)
+        result = self.dynamic.get(
+            resource, namespace=ns, label_selector=selector, field_selector=field_selector
+        )
         return [waits.complete_item(resource, item) for item in result.to_dict().get("items") or []]
 
-    def delete(self, kind: str, name: str, namespace: str | None = None, propagation: str | None = None,
-               wait: bool = False, timeout: float = 120) -> None:
+    def delete(
+        self,
+        kind: str,
+        name: str,
+        namespace: str | None = None,
+        propagation: str | None = None,
+        wait: bool = False,
+        timeout: float = 120,
+    ) -> None:
         """Delete one object; propagation is Background, Foreground or Orphan (Kubernetes' default if None)."""
         resource = self.resource(kind)
         body = {"propagationPolicy": propagation} if propagation else None
@@ -182,41 +244,76 @@ class LabObjects:
         """PUT an object as it is: with its resourceVersion, a stale copy fails with 409 Conflict."""
         resource = self.resource(f"{obj['apiVersion']}/{obj['kind']}")
         ns = self._ns(resource, obj["metadata"].get("namespace"))
-        return self.dynamic.replace(resource, body=obj, name=obj["metadata"]["name"], namespace=ns).to_dict()
+        return self.dynamic.replace(
+            resource, body=obj, name=obj["metadata"]["name"], namespace=ns
+        ).to_dict()
 
-    def patch(self, kind: str, name: str, patch: dict | list, namespace: str | None = None, type: str = "merge",
-              subresource: str | None = None) -> dict:
+    def patch(
+        self,
+        kind: str,
+        name: str,
+        patch: dict | list,
+        namespace: str | None = None,
+        type: str = "merge",
+        subresource: str | None = None,
+    ) -> dict:
         """Patch an object: type "merge", "json" or "strategic"; subresource "status" changes its status."""
-        content_type = {"merge": "application/merge-patch+json", "json": "application/json-patch+json",
-                        "strategic": "application/strategic-merge-patch+json"}[type]
+        content_type = {
+            "merge": "application/merge-patch+json",
+            "json": "application/json-patch+json",
+            "strategic": "application/strategic-merge-patch+json",
+        }[type]
         resource = self.resource(kind)
         ns = self._ns(resource, namespace)
         if subresource:
             if subresource not in resource.subresources:
-                raise KubelabError(f"{resource.kind} has no subresource {subresource!r}",
-                                   f"it has: {', '.join(resource.subresources) or 'none'}")
+                raise KubelabError(
+                    f"{resource.kind} has no subresource {subresource!r}",
+                    f"it has: {', '.join(resource.subresources) or 'none'}",
+                )
             resource = resource.subresources[subresource]
-        return self.dynamic.patch(resource, body=patch, name=name, namespace=ns, content_type=content_type).to_dict()
+        return self.dynamic.patch(
+            resource, body=patch, name=name, namespace=ns, content_type=content_type
+        ).to_dict()
 
     def evict(self, pod: str, namespace: str | None = None) -> dict:
         """Ask the Eviction API to evict a pod (what `kubectl drain` does for each pod): returns the
         API's answer; a refusal (429 when a PodDisruptionBudget forbids it) raises its ApiException."""
         from kubernetes import client
-        body = client.V1Eviction(metadata=client.V1ObjectMeta(name=pod, namespace=namespace or self.namespace))
-        result = client.CoreV1Api(self.api).create_namespaced_pod_eviction(pod, namespace or self.namespace, body)
+
+        body = client.V1Eviction(
+            metadata=client.V1ObjectMeta(name=pod, namespace=namespace or self.namespace)
+        )
+        result = client.CoreV1Api(self.api).create_namespaced_pod_eviction(
+            pod, namespace or self.namespace, body
+        )
         return result.to_dict() if hasattr(result, "to_dict") else result
 
-    def logs(self, pod: str, container: str | None = None, previous: bool = False, tail: int | None = None,
-             namespace: str | None = None, quiet: bool = False) -> str:
+    def logs(
+        self,
+        pod: str,
+        container: str | None = None,
+        previous: bool = False,
+        tail: int | None = None,
+        namespace: str | None = None,
+        quiet: bool = False,
+    ) -> str:
         """A container's log (the previous, crashed instance's with previous=True; the last `tail`
         lines), printed unless quiet."""
         from kubernetes import client
+
         text = client.CoreV1Api(self.api).read_namespaced_pod_log(
-            pod, namespace or self.namespace, container=container, previous=previous, tail_lines=tail)
+            pod,
+            namespace or self.namespace,
+            container=container,
+            previous=previous,
+            tail_lines=tail,
+        )
         if not quiet:
             print(text.rstrip())
         return text
 
     def server_version(self) -> str:
         from kubernetes import client
+
         return client.VersionApi(self.api).get_code().git_version

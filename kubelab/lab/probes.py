@@ -19,8 +19,10 @@ from kubelab.core.errors import KubelabError
 # One command in one node for every fact a node shows: docker exec costs ~100 ms each.
 # CapBnd: the bounding set of the node's init; bit 24 is CAP_SYS_RESOURCE, which kubelab's runc
 # shim drops (and with it, containers' ability to lower oom_score_adj below 0).
-NODE_FACTS = ("awk '/^CapBnd/ {print $2}' /proc/1/status; stat -fc %T /sys/fs/cgroup; "
-              "awk 'NR > 1 {kib += $3} END {print kib + 0}' /proc/swaps")
+NODE_FACTS = (
+    "awk '/^CapBnd/ {print $2}' /proc/1/status; stat -fc %T /sys/fs/cgroup; "
+    "awk 'NR > 1 {kib += $3} END {print kib + 0}' /proc/swaps"
+)
 
 
 class RequirementNotMet(KubelabError):
@@ -29,18 +31,24 @@ class RequirementNotMet(KubelabError):
 
 @dataclass(frozen=True)
 class Capabilities:
-    version: str                   # the API server's version, e.g. v1.37.2
+    version: str  # the API server's version, e.g. v1.37.2
     nodes: int
     workers: int
     zones: tuple[str, ...]
-    network_policy: bool           # the CNI enforces NetworkPolicy (kind's kindnetd, or kubelab's)
+    network_policy: bool  # the CNI enforces NetworkPolicy (kind's kindnetd, or kubelab's)
     default_storage_class: str | None
-    oom_score_adj_clamped: bool | None   # the runc shim is active: oom_score_adj cannot go below 0 (None: unknown)
-    images: str                    # "offline" (preloaded, no pulls) or "stock"
-    node_access: bool = True       # kubelab can run commands inside nodes, stop and reconfigure them
-    cgroup_version: int | None = None        # the nodes' cgroup version (1 or 2); None without node access
-    host_cgroup_version: int | None = None   # the cgroup version of the machine the nodes run on, if known
-    runtime: str = ""              # the nodes' container runtime, e.g. containerd://2.1.4
+    oom_score_adj_clamped: (
+        bool | None
+    )  # the runc shim is active: oom_score_adj cannot go below 0 (None: unknown)
+    images: str  # "offline" (preloaded, no pulls) or "stock"
+    node_access: bool = True  # kubelab can run commands inside nodes, stop and reconfigure them
+    cgroup_version: int | None = (
+        None  # the nodes' cgroup version (1 or 2); None without node access
+    )
+    host_cgroup_version: int | None = (
+        None  # the cgroup version of the machine the nodes run on, if known
+    )
+    runtime: str = ""  # the nodes' container runtime, e.g. containerd://2.1.4
     swap_bytes: int | None = None  # swap the nodes' kernel has (0: none); None without node access
 
     def minor(self) -> int:
@@ -52,40 +60,77 @@ def probe(lab) -> Capabilities:
     if cached:
         return cached
     nodes = lab.list("nodes")
-    workers = [n for n in nodes if "node-role.kubernetes.io/control-plane" not in n["metadata"].get("labels", {})]
-    zones = sorted({n["metadata"]["labels"]["topology.kubernetes.io/zone"] for n in nodes
-                    if "topology.kubernetes.io/zone" in n["metadata"].get("labels", {})})
+    workers = [
+        n
+        for n in nodes
+        if "node-role.kubernetes.io/control-plane" not in n["metadata"].get("labels", {})
+    ]
+    zones = sorted(
+        {
+            n["metadata"]["labels"]["topology.kubernetes.io/zone"]
+            for n in nodes
+            if "topology.kubernetes.io/zone" in n["metadata"].get("labels", {})
+        }
+    )
     cni = lab.get("daemonset", "kindnet", namespace="kube-system")
-    default_sc = next((sc["metadata"]["name"] for sc in lab.list("storageclasses")
-                       if sc["metadata"].get("annotations", {}).get("storageclass.kubernetes.io/is-default-class") == "true"), None)
+    default_sc = next(
+        (
+            sc["metadata"]["name"]
+            for sc in lab.list("storageclasses")
+            if sc["metadata"]
+            .get("annotations", {})
+            .get("storageclass.kubernetes.io/is-default-class")
+            == "true"
+        ),
+        None,
+    )
     node_access = bool(getattr(lab.cluster, "node_access", False))
     clamped = cgroup_version = swap_bytes = None
     if node_access:
         from kubelab.cluster.node import Node
+
         # A worker when there is one: it is where notebooks' pods run.
         node = (workers or nodes)[0]["metadata"]["name"]
-        capbnd, fs_type, swap_kib = (Node(lab.cluster, node).sh(NODE_FACTS).split() + ["", "", ""])[:3]
+        capbnd, fs_type, swap_kib = (Node(lab.cluster, node).sh(NODE_FACTS).split() + ["", "", ""])[
+            :3
+        ]
         clamped = bool(capbnd) and not (int(capbnd, 16) >> 24) & 1
         try:
             cgroup_version = version_of(fs_type)
-        except ValueError:   # neither version's filesystem: unknown, as without node access
+        except ValueError:  # neither version's filesystem: unknown, as without node access
             cgroup_version = None
         swap_bytes = int(swap_kib) * 1024 if swap_kib.isdigit() else None
     caps = Capabilities(
-        version=lab.server_version(), nodes=len(nodes), workers=len(workers), zones=tuple(zones),
-        network_policy=cni is not None, default_storage_class=default_sc, oom_score_adj_clamped=clamped,
-        images=images.mode_of(lab.cluster), node_access=node_access, cgroup_version=cgroup_version,
+        version=lab.server_version(),
+        nodes=len(nodes),
+        workers=len(workers),
+        zones=tuple(zones),
+        network_policy=cni is not None,
+        default_storage_class=default_sc,
+        oom_score_adj_clamped=clamped,
+        images=images.mode_of(lab.cluster),
+        node_access=node_access,
+        cgroup_version=cgroup_version,
         host_cgroup_version=lab.cluster.host_cgroup_version(),
-        runtime=nodes[0].get("status", {}).get("nodeInfo", {}).get("containerRuntimeVersion", "") if nodes else "",
+        runtime=nodes[0].get("status", {}).get("nodeInfo", {}).get("containerRuntimeVersion", "")
+        if nodes
+        else "",
         swap_bytes=swap_bytes,
     )
     lab._capabilities = caps
     return caps
 
 
-def requires(lab, nodes: int | None = None, workers: int | None = None, zones: int | None = None,
-             network_policy: bool = False, storage_class: bool = False, min_version: str | None = None,
-             node_access: bool = False) -> Capabilities:
+def requires(
+    lab,
+    nodes: int | None = None,
+    workers: int | None = None,
+    zones: int | None = None,
+    network_policy: bool = False,
+    storage_class: bool = False,
+    min_version: str | None = None,
+    node_access: bool = False,
+) -> Capabilities:
     """Stop here, with every reason, unless the cluster has what the notebook needs.
 
     node_access=True: the notebook runs commands inside nodes (lab.node(...).sh), stops them or
@@ -95,15 +140,21 @@ def requires(lab, nodes: int | None = None, workers: int | None = None, zones: i
     missing = []
     fixes = []
     if node_access and not caps.node_access:
-        missing.append("node access (it runs commands inside nodes, stops and reconfigures them); "
-                       f"cluster {lab.cluster.name} is reached through a kubeconfig only")
-        fixes.append("run it on a cluster kubelab created: kubelab run NOTEBOOK (without an existing cluster)")
+        missing.append(
+            "node access (it runs commands inside nodes, stops and reconfigures them); "
+            f"cluster {lab.cluster.name} is reached through a kubeconfig only"
+        )
+        fixes.append(
+            "run it on a cluster kubelab created: kubelab run NOTEBOOK (without an existing cluster)"
+        )
     if nodes and caps.nodes < nodes:
         missing.append(f"{nodes} nodes (the cluster has {caps.nodes})")
     if workers and caps.workers < workers:
         missing.append(f"{workers} workers (the cluster has {caps.workers})")
     if zones and len(caps.zones) < zones:
-        missing.append(f"{zones} zones (the cluster has {len(caps.zones)}: {', '.join(caps.zones) or 'none'})")
+        missing.append(
+            f"{zones} zones (the cluster has {len(caps.zones)}: {', '.join(caps.zones) or 'none'})"
+        )
     if network_policy and not caps.network_policy:
         missing.append("a CNI that enforces NetworkPolicy")
     if storage_class and not caps.default_storage_class:
@@ -114,10 +165,16 @@ def requires(lab, nodes: int | None = None, workers: int | None = None, zones: i
         fixes.append("use the default cluster (clusters/default.yaml): kubelab up --recreate")
     if missing:
         raise RequirementNotMet("this notebook needs " + "; ".join(missing), "; or ".join(fixes))
-    print(f"cluster: Kubernetes {caps.version}, {caps.nodes} nodes ({caps.workers} workers), zones {', '.join(caps.zones)}, "
-          f"NetworkPolicy {'enforced' if caps.network_policy else 'not enforced'}, default StorageClass "
-          f"{caps.default_storage_class}, images {caps.images}"
-          + (f", cgroup v{caps.cgroup_version}" if caps.cgroup_version else "")
-          + (", no node access (kubeconfig only)" if not caps.node_access else "")
-          + (", oom_score_adj clamped at 0 by kubelab's runc shim" if caps.oom_score_adj_clamped else ""))
+    print(
+        f"cluster: Kubernetes {caps.version}, {caps.nodes} nodes ({caps.workers} workers), zones {', '.join(caps.zones)}, "
+        f"NetworkPolicy {'enforced' if caps.network_policy else 'not enforced'}, default StorageClass "
+        f"{caps.default_storage_class}, images {caps.images}"
+        + (f", cgroup v{caps.cgroup_version}" if caps.cgroup_version else "")
+        + (", no node access (kubeconfig only)" if not caps.node_access else "")
+        + (
+            ", oom_score_adj clamped at 0 by kubelab's runc shim"
+            if caps.oom_score_adj_clamped
+            else ""
+        )
+    )
     return caps

@@ -43,17 +43,22 @@ from kubelab.core.readiness import readiness
 from kubelab.lab.waits import WATCH_SECONDS, complete_item, list_and_watch
 
 # The same state has the same colour in every picture.
-STATE_COLOURS = {"phase Pending": "tab:blue", "phase Running": "tab:green", "terminating": "tab:orange",
-                 "phase Succeeded": "tab:gray", "phase Failed": "tab:red"}
+STATE_COLOURS = {
+    "phase Pending": "tab:blue",
+    "phase Running": "tab:green",
+    "terminating": "tab:orange",
+    "phase Succeeded": "tab:gray",
+    "phase Failed": "tab:red",
+}
 
 
 @dataclass(frozen=True)
 class Event:
-    t: float          # seconds since the recording started
-    type: str         # EXISTING, ADDED, MODIFIED, DELETED
+    t: float  # seconds since the recording started
+    type: str  # EXISTING, ADDED, MODIFIED, DELETED
     kind: str
     name: str
-    state: str        # a one-line summary (phase, readiness), see the module's docstring
+    state: str  # a one-line summary (phase, readiness), see the module's docstring
 
 
 def state_of(obj: dict) -> str:
@@ -67,14 +72,16 @@ class Recorder:
     """A timeline of the objects of some kinds (in the lab's namespace unless `namespace`,
     matching `selector` if given). Use as a context manager, or start() and stop()."""
 
-    def __init__(self, lab, kinds, selector=None, namespace=None, watch_seconds: float = WATCH_SECONDS):
+    def __init__(
+        self, lab, kinds, selector=None, namespace=None, watch_seconds: float = WATCH_SECONDS
+    ):
         self.lab = lab
         self.kinds = kinds
         self.selector = selector
         self.namespace = namespace
-        self.watch_seconds = watch_seconds   # how long one watch request lasts before it is resumed
+        self.watch_seconds = watch_seconds  # how long one watch request lasts before it is resumed
         self.events: list[Event] = []
-        self.errors: list[str] = []          # API errors met (and recovered from) while watching
+        self.errors: list[str] = []  # API errors met (and recovered from) while watching
         self._last_state: dict[tuple[str, str], str] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -93,21 +100,36 @@ class Recorder:
     def start(self) -> None:
         """List each kind (EXISTING events) and start watching it; returns once all are listed."""
         from kubernetes import watch
+
         self.started = time.monotonic()
         for kind in self.kinds:
             resource = self.lab.resource(kind)
             namespace = self.lab._ns(resource, self.namespace)
             # Listed here, not in the thread: what exists when start() returns is EXISTING, and
             # an error (no such namespace, no permission) is raised to the notebook.
-            listing = self.lab.dynamic.get(resource, namespace=namespace, label_selector=self.selector).to_dict()
+            listing = self.lab.dynamic.get(
+                resource, namespace=namespace, label_selector=self.selector
+            ).to_dict()
             for obj in listing.get("items") or []:
                 self._note("EXISTING", complete_item(resource, obj))
             watcher = watch.Watch()
-            changes = list_and_watch(self.lab, resource, namespace, label_selector=self.selector,
-                                     resource_version=listing["metadata"]["resourceVersion"], stop=self._stop,
-                                     watcher=watcher, watch_seconds=self.watch_seconds, on_error=self.errors.append)
-            thread = threading.Thread(target=self._follow, args=(changes, resource.kind), daemon=True,
-                                      name=f"kubelab-record-{resource.name}")
+            changes = list_and_watch(
+                self.lab,
+                resource,
+                namespace,
+                label_selector=self.selector,
+                resource_version=listing["metadata"]["resourceVersion"],
+                stop=self._stop,
+                watcher=watcher,
+                watch_seconds=self.watch_seconds,
+                on_error=self.errors.append,
+            )
+            thread = threading.Thread(
+                target=self._follow,
+                args=(changes, resource.kind),
+                daemon=True,
+                name=f"kubelab-record-{resource.name}",
+            )
             thread.start()
             self._threads.append(thread)
             self._watchers.append(watcher)
@@ -127,7 +149,7 @@ class Recorder:
 
     def _follow(self, changes, kind: str) -> None:
         for what, value in changes:
-            if what == "LISTED":          # listed again after 410 Gone: record what changed meanwhile
+            if what == "LISTED":  # listed again after 410 Gone: record what changed meanwhile
                 self._reconcile(kind, value)
             elif what in ("ADDED", "MODIFIED", "DELETED"):
                 self._note(what, value)
@@ -135,7 +157,11 @@ class Recorder:
     def _reconcile(self, kind: str, items: list[dict]) -> None:
         present = {(kind, obj["metadata"]["name"]): obj for obj in items}
         with self._lock:
-            known = {key for key, state in self._last_state.items() if key[0] == kind and state != "deleted"}
+            known = {
+                key
+                for key, state in self._last_state.items()
+                if key[0] == kind and state != "deleted"
+            }
         for key, obj in present.items():
             self._note("MODIFIED" if key in known else "ADDED", obj)
         for _, name in known - present.keys():
@@ -149,7 +175,9 @@ class Recorder:
             if type_ == "MODIFIED" and self._last_state.get(key) == state:
                 return
             self._last_state[key] = state
-            self.events.append(Event(round(time.monotonic() - self.started, 2), type_, kind, name, state))
+            self.events.append(
+                Event(round(time.monotonic() - self.started, 2), type_, kind, name, state)
+            )
 
     # -- reading the record ------------------------------------------------------------------
 
@@ -237,13 +265,24 @@ class Recorder:
                     break
                 stop = mine[i + 1].t if i + 1 < len(mine) else end
                 key = e.state.split(",")[0]
-                ax.barh(row, max(stop - e.t, 0.05), left=e.t, color=colours[key], edgecolor="white",
-                        label=key if key not in ax.get_legend_handles_labels()[1] else None)
+                ax.barh(
+                    row,
+                    max(stop - e.t, 0.05),
+                    left=e.t,
+                    color=colours[key],
+                    edgecolor="white",
+                    label=key if key not in ax.get_legend_handles_labels()[1] else None,
+                )
         ax.set_yticks(range(len(objects)), [f"{k.lower()}/{n}" for k, n in objects])
         ax.invert_yaxis()
         ax.set_xlabel("seconds since the recording started")
         ax.set_title(title or "timeline")
-        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small", frameon=False,
-                  ncols=columns)
+        ax.legend(
+            loc="center left",
+            bbox_to_anchor=(1.01, 0.5),
+            fontsize="small",
+            frameon=False,
+            ncols=columns,
+        )
         fig.tight_layout()
         return fig

@@ -33,14 +33,20 @@ class Table:
     def _repr_markdown_(self) -> str:
         def cell(text: str) -> str:
             return str(text).replace("|", "\\|").replace("\n", " ")
+
         lines = ["| " + " | ".join(self.headers) + " |", "|" + "---|" * len(self.headers)]
         lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in self.rows]
         return "\n".join(lines)
 
     def __repr__(self) -> str:
-        widths = [min(max(len(str(r[i])) for r in [self.headers, *self.rows]), 60) for i in range(len(self.headers))]
-        return "\n".join("  ".join(str(c)[:w].ljust(w) for c, w in zip(row, widths)).rstrip()
-                         for row in [self.headers, *self.rows])
+        widths = [
+            min(max(len(str(r[i])) for r in [self.headers, *self.rows]), 60)
+            for i in range(len(self.headers))
+        ]
+        return "\n".join(
+            "  ".join(str(c)[:w].ljust(w) for c, w in zip(row, widths)).rstrip()
+            for row in [self.headers, *self.rows]
+        )
 
 
 class UnmeasuredRow(ValueError):
@@ -49,9 +55,9 @@ class UnmeasuredRow(ValueError):
 
 @dataclass
 class Row:
-    ids: str            # as shown: "Q-VIP-1" or "C-RTC-1..3, Q-RTC-1"
+    ids: str  # as shown: "Q-VIP-1" or "C-RTC-1..3, Q-RTC-1"
     answer: str
-    evidence: str       # the template filled with the measured values
+    evidence: str  # the template filled with the measured values
     values: dict[str, Any] = field(default_factory=dict)
 
 
@@ -65,23 +71,37 @@ class Summary:
         """Add a row: `evidence` is a str.format template over the `measured` values."""
         fields = {name for _, name, _, _ in string.Formatter().parse(evidence) if name}
         if not measured or not fields:
-            raise UnmeasuredRow(f"summary row {ids}: its evidence has no measured value: {evidence!r}. "
-                                "Fix: put the run's values in the template, as {name}, and pass them as name=value")
+            raise UnmeasuredRow(
+                f"summary row {ids}: its evidence has no measured value: {evidence!r}. "
+                "Fix: put the run's values in the template, as {name}, and pass them as name=value"
+            )
         unused = set(measured) - {f.split(".")[0].split("[")[0] for f in fields}
         if unused:
-            raise UnmeasuredRow(f"summary row {ids}: the values {sorted(unused)} are not shown in the evidence {evidence!r}")
-        empty = [name for name, value in measured.items() if value is None or value == "" or value == [] or value == {}]
+            raise UnmeasuredRow(
+                f"summary row {ids}: the values {sorted(unused)} are not shown in the evidence {evidence!r}"
+            )
+        empty = [
+            name
+            for name, value in measured.items()
+            if value is None or value == "" or value == [] or value == {}
+        ]
         if empty:
-            raise UnmeasuredRow(f"summary row {ids}: nothing was measured for {empty} (None or empty)")
+            raise UnmeasuredRow(
+                f"summary row {ids}: nothing was measured for {empty} (None or empty)"
+            )
         self.rows.append(Row(ids, answer, evidence.format(**measured), dict(measured)))
 
     def unproven(self, passed: set[str]) -> list[tuple[str, list[str]]]:
         """The rows naming IDs that no passing check in `passed` proved."""
-        return [(r.ids, missing) for r in self.rows if (missing := [i for i in expand_ids(r.ids) if i not in passed])]
+        return [
+            (r.ids, missing)
+            for r in self.rows
+            if (missing := [i for i in expand_ids(r.ids) if i not in passed])
+        ]
 
 
 def expand_ids(text: str) -> list[str]:
-    """"C-RTC-1..3, Q-RTC-1" -> [C-RTC-1, C-RTC-2, C-RTC-3, Q-RTC-1]."""
+    """ "C-RTC-1..3, Q-RTC-1" -> [C-RTC-1, C-RTC-2, C-RTC-3, Q-RTC-1]."""
     found = []
     for part in re.split(r"[,\s]+", text.strip()):
         if not part:
@@ -91,7 +111,9 @@ def expand_ids(text: str) -> list[str]:
         elif ledger.ID_PATTERN.match(part):
             found.append(part)
         else:
-            raise UnmeasuredRow(f"summary row {text!r}: {part!r} is not a spec ID or a range like C-RTC-1..3")
+            raise UnmeasuredRow(
+                f"summary row {text!r}: {part!r} is not a spec ID or a range like C-RTC-1..3"
+            )
     return found
 
 
@@ -100,17 +122,22 @@ def summary_table(summary: Summary, headers: tuple[str, ...] = HEADERS) -> None:
 
     The question column gets the spec's one-line text after the ID."""
     if not isinstance(summary, Summary):
-        raise UnmeasuredRow("summary_table takes a kubelab.Summary (summary.row(ids, answer, template, **measured)), "
-                            f"not {type(summary).__name__}: literal rows cannot show what the run measured")
+        raise UnmeasuredRow(
+            "summary_table takes a kubelab.Summary (summary.row(ids, answer, template, **measured)), "
+            f"not {type(summary).__name__}: literal rows cannot show what the run measured"
+        )
     passed = {i for c in ledger.checks() if c["passed"] for i in c["proves"]}
     if unproven := summary.unproven(passed):
-        raise UnmeasuredRow("summary rows name IDs no passing check in this run proved: "
-                            + "; ".join(f"{ids}: {', '.join(missing)}" for ids, missing in unproven)
-                            + ". Fix: name only IDs the checks above prove (proves=...)")
+        raise UnmeasuredRow(
+            "summary rows name IDs no passing check in this run proved: "
+            + "; ".join(f"{ids}: {', '.join(missing)}" for ids, missing in unproven)
+            + ". Fix: name only IDs the checks above prove (proves=...)"
+        )
     table = build_table([(r.ids, r.answer, r.evidence) for r in summary.rows], headers)
     try:
         from IPython import get_ipython
         from IPython.display import display
+
         if get_ipython() is not None:
             display(table)
             return
@@ -131,6 +158,7 @@ def build_table(rows: list[tuple[str, str, str]], headers: tuple[str, ...] = HEA
 def _question(spec_id: str) -> str:
     try:
         from kubelab.core import spec
+
         entry = spec.load().by_id.get(spec_id)
     except (ImportError, FileNotFoundError, AttributeError):
         entry = None

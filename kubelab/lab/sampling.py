@@ -32,7 +32,9 @@ class Timeline:
         self._error: BaseException | None = None
         self._stop = threading.Event()
         self._changed = threading.Condition()
-        self._thread = threading.Thread(target=self._run, daemon=True, name=f"sampling {description}")
+        self._thread = threading.Thread(
+            target=self._run, daemon=True, name=f"sampling {description}"
+        )
 
     def __enter__(self) -> "Timeline":
         self.start()
@@ -74,8 +76,13 @@ class Timeline:
                     self._changed.notify_all()
             self._stop.wait(max(self.interval - (time.monotonic() - began), 0))
 
-    def wait_until(self, done: Callable[[Any], bool], description: str, timeout: float = 600,
-                   status: Callable[[Any], str] | None = None) -> tuple[float, Any]:
+    def wait_until(
+        self,
+        done: Callable[[Any], bool],
+        description: str,
+        timeout: float = 600,
+        status: Callable[[Any], str] | None = None,
+    ) -> tuple[float, Any]:
         """Block until a sample satisfies `done`; returns (seconds, value) of that sample."""
         progress = Progress(description)
         seen = 0
@@ -96,7 +103,9 @@ class Timeline:
                 progress.update(status(value) if status else "sampling")
             if time.monotonic() > deadline:
                 last = self.samples[-1][1] if self.samples else None
-                raise WaitTimeout(f"timed out after {timeout:.0f} s waiting for {description}; last sample: {last}")
+                raise WaitTimeout(
+                    f"timed out after {timeout:.0f} s waiting for {description}; last sample: {last}"
+                )
 
     def first(self, predicate: Callable[[Any], bool]) -> float | None:
         """Seconds from the start to the first sample that satisfies the predicate."""
@@ -105,8 +114,15 @@ class Timeline:
     def last(self) -> Any:
         return self.samples[-1][1] if self.samples else None
 
-    def plot(self, rows: dict[str, Callable[[Any], str]], title: str | None = None, marks: dict[str, float] | None = None,
-             origin: float = 0.0, origin_label: str = "the start", colours: dict[str, str] | None = None):
+    def plot(
+        self,
+        rows: dict[str, Callable[[Any], str]],
+        title: str | None = None,
+        marks: dict[str, float] | None = None,
+        origin: float = 0.0,
+        origin_label: str = "the start",
+        colours: dict[str, str] | None = None,
+    ):
         """One row per label; each row's segments coloured by the state its function reads from a
         sample (the same state has the same colour in every row). Times are shown from `origin`
         (e.g. the moment a node was stopped); `marks` draws labelled vertical lines at such times."""
@@ -115,9 +131,14 @@ class Timeline:
         if not self.samples:
             raise ValueError(f"no samples of {self.description} to plot")
         end = self.samples[-1][0] + self.interval
-        states = list(dict.fromkeys(str(read(v)) for read in rows.values() for _, v in self.samples))
-        spare = iter(plt.cm.tab20b.colors * 3)   # apart from the named colours below (tab10)
-        palette = {state: (colours or {}).get(state) or STATE_COLOURS.get(state) or next(spare) for state in states}
+        states = list(
+            dict.fromkeys(str(read(v)) for read in rows.values() for _, v in self.samples)
+        )
+        spare = iter(plt.cm.tab20b.colors * 3)  # apart from the named colours below (tab10)
+        palette = {
+            state: (colours or {}).get(state) or STATE_COLOURS.get(state) or next(spare)
+            for state in states
+        }
         fig, ax = plt.subplots(figsize=(11, 0.8 + 0.5 * len(rows)))
         labelled = set()
         for row, (label, read) in enumerate(rows.items()):
@@ -125,8 +146,14 @@ class Timeline:
             for t, value in [*self.samples[1:], (end, None)]:
                 state = str(read(value)) if value is not None else None
                 if state != current:
-                    ax.barh(row, t - segment_start, left=segment_start - origin, color=palette[current], edgecolor="white",
-                            label=current if current not in labelled else None)
+                    ax.barh(
+                        row,
+                        t - segment_start,
+                        left=segment_start - origin,
+                        color=palette[current],
+                        edgecolor="white",
+                        label=current if current not in labelled else None,
+                    )
                     labelled.add(current)
                     segment_start, current = t, state
         for name, t in (marks or {}).items():
@@ -142,6 +169,15 @@ class Timeline:
 
 
 # Words that mean the same in every picture: healthy green, lost red or orange, nothing grey.
-STATE_COLOURS = {"True": "tab:green", "running": "tab:green", "Running": "tab:green", "ready": "tab:green",
-                 "False": "tab:red", "Unknown": "tab:orange", "evicted": "dimgray", "deleted": "dimgray",
-                 "none": "gainsboro", "Pending": "tab:blue"}
+STATE_COLOURS = {
+    "True": "tab:green",
+    "running": "tab:green",
+    "Running": "tab:green",
+    "ready": "tab:green",
+    "False": "tab:red",
+    "Unknown": "tab:orange",
+    "evicted": "dimgray",
+    "deleted": "dimgray",
+    "none": "gainsboro",
+    "Pending": "tab:blue",
+}

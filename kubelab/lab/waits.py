@@ -43,7 +43,10 @@ def retryable(error: BaseException) -> bool:
     """Errors of the API server or of the connection to it: worth trying again."""
     import urllib3
     from kubernetes.client.exceptions import ApiException
-    return isinstance(error, (ApiException, urllib3.exceptions.HTTPError, ConnectionError, TimeoutError))
+
+    return isinstance(
+        error, (ApiException, urllib3.exceptions.HTTPError, ConnectionError, TimeoutError)
+    )
 
 
 def describe_error(error: BaseException) -> str:
@@ -59,11 +62,21 @@ def _gone(error: BaseException) -> bool:
 
 # -- watching ----------------------------------------------------------------------------------
 
-def list_and_watch(lab, resource, namespace: str | None, *, label_selector: str | None = None,
-                   field_selector: str | None = None, resource_version: str | None = None,
-                   deadline: float | None = None,
-                   stop: threading.Event | None = None, watcher=None, watch_seconds: float = WATCH_SECONDS,
-                   on_error: Callable[[str], None] = lambda text: None) -> Iterator[tuple[str, Any]]:
+
+def list_and_watch(
+    lab,
+    resource,
+    namespace: str | None,
+    *,
+    label_selector: str | None = None,
+    field_selector: str | None = None,
+    resource_version: str | None = None,
+    deadline: float | None = None,
+    stop: threading.Event | None = None,
+    watcher=None,
+    watch_seconds: float = WATCH_SECONDS,
+    on_error: Callable[[str], None] = lambda text: None,
+) -> Iterator[tuple[str, Any]]:
     """What happens to the objects of one resource, as (what, value) pairs:
 
     ("LISTED", [objects])                   the current objects, first (unless resource_version
@@ -88,18 +101,34 @@ def list_and_watch(lab, resource, namespace: str | None, *, label_selector: str 
     while time_left() > 0 and not (stop and stop.is_set()):
         try:
             if resource_version is None:
-                listing = lab.dynamic.get(resource, namespace=namespace, label_selector=label_selector,
-                                          field_selector=field_selector).to_dict()
+                listing = lab.dynamic.get(
+                    resource,
+                    namespace=namespace,
+                    label_selector=label_selector,
+                    field_selector=field_selector,
+                ).to_dict()
                 resource_version = listing["metadata"]["resourceVersion"]
-                yield "LISTED", [complete_item(resource, item) for item in listing.get("items") or []]
+                yield (
+                    "LISTED",
+                    [complete_item(resource, item) for item in listing.get("items") or []],
+                )
             seconds = max(1, math.ceil(min(watch_seconds, time_left())))
             news = False
-            for event in watcher.stream(resource.get, namespace=namespace, label_selector=label_selector,
-                                        field_selector=field_selector, resource_version=resource_version,
-                                        allow_watch_bookmarks=True, timeout_seconds=seconds, serialize=False,
-                                        _request_timeout=seconds + 10):
+            for event in watcher.stream(
+                resource.get,
+                namespace=namespace,
+                label_selector=label_selector,
+                field_selector=field_selector,
+                resource_version=resource_version,
+                allow_watch_bookmarks=True,
+                timeout_seconds=seconds,
+                serialize=False,
+                _request_timeout=seconds + 10,
+            ):
                 obj = event["raw_object"]
-                resource_version = (obj.get("metadata") or {}).get("resourceVersion") or resource_version
+                resource_version = (obj.get("metadata") or {}).get(
+                    "resourceVersion"
+                ) or resource_version
                 failures = 0
                 if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
                     news = True
@@ -110,7 +139,7 @@ def list_and_watch(lab, resource, namespace: str | None, *, label_selector: str 
                 yield "WATCH_ENDED", None
         except Exception as error:  # noqa: BLE001 - sorted below: API trouble is retried, the rest raised
             if stop and stop.is_set():
-                return           # watcher.stop() broke the connection on purpose
+                return  # watcher.stop() broke the connection on purpose
             if not retryable(error):
                 raise
             on_error(describe_error(error))
@@ -118,7 +147,7 @@ def list_and_watch(lab, resource, namespace: str | None, *, label_selector: str 
                 resource_version = None
                 continue
             failures += 1
-            time.sleep(min(0.2 * 2 ** failures, 2.0, max(time_left(), 0)))
+            time.sleep(min(0.2 * 2**failures, 2.0, max(time_left(), 0)))
 
 
 def complete_item(resource, item: dict) -> dict:
@@ -128,16 +157,30 @@ def complete_item(resource, item: dict) -> dict:
     return item
 
 
-def object_states(lab, kind: str, name: str, namespace: str | None = None, *, deadline: float,
-                  watch_seconds: float = WATCH_SECONDS,
-                  on_error: Callable[[str], None] = lambda text: None) -> Iterator[dict | None]:
+def object_states(
+    lab,
+    kind: str,
+    name: str,
+    namespace: str | None = None,
+    *,
+    deadline: float,
+    watch_seconds: float = WATCH_SECONDS,
+    on_error: Callable[[str], None] = lambda text: None,
+) -> Iterator[dict | None]:
     """One object's successive states (None while it does not exist), from a list and then a
     watch of just that object; the last state again each time a watch ends without news."""
     resource = lab.resource(kind)
     namespace = lab._ns(resource, namespace)
     current: dict | None = None
-    for what, value in list_and_watch(lab, resource, namespace, field_selector=f"metadata.name={name}",
-                                      deadline=deadline, watch_seconds=watch_seconds, on_error=on_error):
+    for what, value in list_and_watch(
+        lab,
+        resource,
+        namespace,
+        field_selector=f"metadata.name={name}",
+        deadline=deadline,
+        watch_seconds=watch_seconds,
+        on_error=on_error,
+    ):
         if what == "LISTED":
             current = value[0] if value else None
         elif what == "DELETED":
@@ -147,9 +190,16 @@ def object_states(lab, kind: str, name: str, namespace: str | None = None, *, de
         yield current
 
 
-def wait_for_object(lab, kind: str, name: str, description: str, done: Callable[[dict | None], Any],
-                    status: Callable[[dict | None], str] = readiness, namespace: str | None = None,
-                    timeout: float = 120) -> dict | None:
+def wait_for_object(
+    lab,
+    kind: str,
+    name: str,
+    description: str,
+    done: Callable[[dict | None], Any],
+    status: Callable[[dict | None], str] = readiness,
+    namespace: str | None = None,
+    timeout: float = 120,
+) -> dict | None:
     """Watch one object until done(object) (object is None while it does not exist); returns it."""
     progress = Progress(description)
     seen: dict = {"object": None, "text": "nothing seen yet"}
@@ -158,51 +208,110 @@ def wait_for_object(lab, kind: str, name: str, description: str, done: Callable[
         seen["text"] = f"{readiness(seen['object'])}; then {text}" if seen["object"] else text
         progress.update(seen["text"])
 
-    for obj in object_states(lab, kind, name, namespace, deadline=time.monotonic() + timeout, on_error=on_error):
-        text = status(obj)                  # the caller's functions run outside any retry
+    for obj in object_states(
+        lab, kind, name, namespace, deadline=time.monotonic() + timeout, on_error=on_error
+    ):
+        text = status(obj)  # the caller's functions run outside any retry
         seen.update(object=obj, text=text)
         if done(obj):
             progress.done(text)
             return obj
         progress.update(text)
-    raise WaitTimeout(f"timed out after {timeout:.0f} s waiting for {description}; last seen: {seen['text']}"
-                      + (f"\n{show(seen['object'])}" if seen["object"] else ""))
+    raise WaitTimeout(
+        f"timed out after {timeout:.0f} s waiting for {description}; last seen: {seen['text']}"
+        + (f"\n{show(seen['object'])}" if seen["object"] else "")
+    )
 
 
-def wait_ready(lab, kind: str, name: str, namespace: str | None = None, timeout: float = 120) -> dict:
+def wait_ready(
+    lab, kind: str, name: str, namespace: str | None = None, timeout: float = 120
+) -> dict:
     from kubelab.core.readiness import is_ready
-    return wait_for_object(lab, kind, name, f"{kind}/{name} ready", is_ready, namespace=namespace, timeout=timeout)
+
+    return wait_for_object(
+        lab, kind, name, f"{kind}/{name} ready", is_ready, namespace=namespace, timeout=timeout
+    )
 
 
-def wait_deleted(lab, kind: str, name: str, namespace: str | None = None, timeout: float = 120) -> None:
-    wait_for_object(lab, kind, name, f"{kind}/{name} deleted", lambda o: o is None,
-                    lambda o: "gone" if o is None else ("terminating" if o["metadata"].get("deletionTimestamp")
-                                                        else readiness(o)),
-                    namespace=namespace, timeout=timeout)
+def wait_deleted(
+    lab, kind: str, name: str, namespace: str | None = None, timeout: float = 120
+) -> None:
+    wait_for_object(
+        lab,
+        kind,
+        name,
+        f"{kind}/{name} deleted",
+        lambda o: o is None,
+        lambda o: (
+            "gone"
+            if o is None
+            else ("terminating" if o["metadata"].get("deletionTimestamp") else readiness(o))
+        ),
+        namespace=namespace,
+        timeout=timeout,
+    )
 
 
-def wait_phase(lab, kind: str, name: str, phase: str, namespace: str | None = None, timeout: float = 120) -> dict:
-    return wait_for_object(lab, kind, name, f"{kind}/{name} in phase {phase}",
-                           lambda o: bool(o) and (o.get("status") or {}).get("phase") == phase,
-                           namespace=namespace, timeout=timeout)
+def wait_phase(
+    lab, kind: str, name: str, phase: str, namespace: str | None = None, timeout: float = 120
+) -> dict:
+    return wait_for_object(
+        lab,
+        kind,
+        name,
+        f"{kind}/{name} in phase {phase}",
+        lambda o: bool(o) and (o.get("status") or {}).get("phase") == phase,
+        namespace=namespace,
+        timeout=timeout,
+    )
 
 
-def wait_until(lab, kind: str, name: str, predicate: Callable[[dict], Any], description: str,
-               namespace: str | None = None, timeout: float = 120) -> dict:
-    return wait_for_object(lab, kind, name, description, lambda o: bool(o) and bool(predicate(o)),
-                           namespace=namespace, timeout=timeout)
+def wait_until(
+    lab,
+    kind: str,
+    name: str,
+    predicate: Callable[[dict], Any],
+    description: str,
+    namespace: str | None = None,
+    timeout: float = 120,
+) -> dict:
+    return wait_for_object(
+        lab,
+        kind,
+        name,
+        description,
+        lambda o: bool(o) and bool(predicate(o)),
+        namespace=namespace,
+        timeout=timeout,
+    )
 
 
-def wait_terminal(lab, kind: str, name: str, namespace: str | None = None, timeout: float = 120) -> tuple[str, dict]:
-    obj = wait_for_object(lab, kind, name, f"{kind}/{name} to finish", lambda o: terminal_state(o) is not None,
-                          namespace=namespace, timeout=timeout)
+def wait_terminal(
+    lab, kind: str, name: str, namespace: str | None = None, timeout: float = 120
+) -> tuple[str, dict]:
+    obj = wait_for_object(
+        lab,
+        kind,
+        name,
+        f"{kind}/{name} to finish",
+        lambda o: terminal_state(o) is not None,
+        namespace=namespace,
+        timeout=timeout,
+    )
     return terminal_state(obj), obj
 
 
 # -- polling -----------------------------------------------------------------------------------
 
-def wait_for(description: str, observe: Callable[[], Any], done: Callable[[Any], Any] = bool,
-             status: Callable[[Any], str] | None = None, timeout: float = 120, interval: float = 1.0) -> Any:
+
+def wait_for(
+    description: str,
+    observe: Callable[[], Any],
+    done: Callable[[Any], Any] = bool,
+    status: Callable[[Any], str] | None = None,
+    timeout: float = 120,
+    interval: float = 1.0,
+) -> Any:
     """Poll observe() every `interval` seconds until done(result); returns that result."""
     progress = Progress(description)
     deadline = time.monotonic() + timeout
@@ -221,13 +330,20 @@ def wait_for(description: str, observe: Callable[[], Any], done: Callable[[Any],
                 return last
         progress.update(text)
         if time.monotonic() > deadline:
-            raise WaitTimeout(f"timed out after {timeout:.0f} s waiting for {description}; last seen: {text}"
-                              + (f"\n{show(last)}" if isinstance(last, dict) else ""))
+            raise WaitTimeout(
+                f"timed out after {timeout:.0f} s waiting for {description}; last seen: {text}"
+                + (f"\n{show(last)}" if isinstance(last, dict) else "")
+            )
         time.sleep(interval)
 
 
-def sample(description: str, observe: Callable[[], Any], until: Callable[[list], Any],
-           interval: float = 2.0, timeout: float = 600) -> list[tuple[float, Any]]:
+def sample(
+    description: str,
+    observe: Callable[[], Any],
+    until: Callable[[list], Any],
+    interval: float = 2.0,
+    timeout: float = 600,
+) -> list[tuple[float, Any]]:
     """Observe every `interval` seconds until `until(samples)`; returns [(seconds, value), ...].
     A sample the API failed to give is skipped (and shown), not recorded."""
     progress = Progress(description)
@@ -245,5 +361,7 @@ def sample(description: str, observe: Callable[[], Any], until: Callable[[list],
             return samples
         progress.update(text)
         if progress.elapsed() > timeout:
-            raise WaitTimeout(f"timed out after {timeout:.0f} s sampling {description}; last: {text}")
+            raise WaitTimeout(
+                f"timed out after {timeout:.0f} s sampling {description}; last: {text}"
+            )
         time.sleep(interval)

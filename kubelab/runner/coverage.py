@@ -47,21 +47,28 @@ NOT_WRITTEN = "notebook not written yet"
 @dataclass(frozen=True)
 class Entry:
     """The status of one claim or question."""
+
     id: str
-    kind: str                   # claim, question
+    kind: str  # claim, question
     section: int
-    notebook: str               # the notebook covering its section (or, if none does yet, the spec's)
-    status: str                 # proven, not-demonstrable, missing
-    reason: str | None          # not-demonstrable: the notebook's reason; missing: why; proven: None
-    run_status: str | None      # that notebook's last run: passed, failed, not-run, timeout; None: no run
+    notebook: str  # the notebook covering its section (or, if none does yet, the spec's)
+    status: str  # proven, not-demonstrable, missing
+    reason: str | None  # not-demonstrable: the notebook's reason; missing: why; proven: None
+    run_status: (
+        str | None
+    )  # that notebook's last run: passed, failed, not-run, timeout; None: no run
 
 
 @dataclass
 class Coverage:
     entries: list[Entry]
     spec: Spec
-    conflicts: list[str] = field(default_factory=list)   # IDs proven and also declared not demonstrable
-    warnings: list[str] = field(default_factory=list)    # everything else that looks wrong in the inputs
+    conflicts: list[str] = field(
+        default_factory=list
+    )  # IDs proven and also declared not demonstrable
+    warnings: list[str] = field(
+        default_factory=list
+    )  # everything else that looks wrong in the inputs
 
     def select(self, notebook: str | None = None) -> list[Entry]:
         return [e for e in self.entries if notebook is None or e.notebook == notebook]
@@ -75,11 +82,16 @@ class Coverage:
 
     def totals(self, notebook: str | None = None) -> dict:
         """{"proven": n, "not-demonstrable": n, "missing": n, "total": n, "claim": {same}, "question": {same}}."""
+
         def count(entries: list[Entry]) -> dict:
             found = Counter(e.status for e in entries)
             return {**{status: found[status] for status in STATUSES}, "total": len(entries)}
+
         selected = self.select(notebook)
-        return {**count(selected), **{kind: count([e for e in selected if e.kind == kind]) for kind in KINDS}}
+        return {
+            **count(selected),
+            **{kind: count([e for e in selected if e.kind == kind]) for kind in KINDS},
+        }
 
     def missing_for(self, notebook: str) -> list[str]:
         """The IDs notebook `notebook` still owes: neither proven by its last run nor declared."""
@@ -87,23 +99,40 @@ class Coverage:
 
     def to_json(self, notebook: str | None = None) -> list[dict]:
         """One dict per ID, in spec order: id, kind, section, slug, notebook, status, reason."""
-        return [{"id": e.id, "kind": e.kind, "section": e.section, "slug": self.spec.by_id[e.id].slug,
-                 "notebook": e.notebook, "status": e.status, "reason": e.reason}
-                for e in self.select(notebook)]
+        return [
+            {
+                "id": e.id,
+                "kind": e.kind,
+                "section": e.section,
+                "slug": self.spec.by_id[e.id].slug,
+                "notebook": e.notebook,
+                "status": e.status,
+                "reason": e.reason,
+            }
+            for e in self.select(notebook)
+        ]
 
     def totals_line(self, notebook: str | None = None) -> str:
         t = self.totals(notebook)
-        return (f"total: {t[PROVEN]} proven, {t[NOT_DEMONSTRABLE]} not demonstrable, {t[MISSING]} missing "
-                f"of {t['total']} ({t['claim']['total']} claims, {t['question']['total']} questions)")
+        return (
+            f"total: {t[PROVEN]} proven, {t[NOT_DEMONSTRABLE]} not demonstrable, {t[MISSING]} missing "
+            f"of {t['total']} ({t['claim']['total']} claims, {t['question']['total']} questions)"
+        )
 
     def render_text(self, notebook: str | None = None) -> str:
         """One line per section; a notebook with nothing proven or declared yet gets one line for all
         its sections. With `notebook`, a line for each of its sections, then the IDs it still owes."""
         counts = self.by_section(notebook)
         notebook_of = {e.section: e.notebook for e in self.select(notebook)}
-        folded = set() if notebook else {
-            name for name in set(notebook_of.values())
-            if all(c[MISSING] == c.total() for n, c in counts.items() if notebook_of[n] == name)}
+        folded = (
+            set()
+            if notebook
+            else {
+                name
+                for name in set(notebook_of.values())
+                if all(c[MISSING] == c.total() for n, c in counts.items() if notebook_of[n] == name)
+            }
+        )
         lines, done = [], set()
         for number, count in counts.items():
             name = notebook_of[number]
@@ -112,12 +141,16 @@ class Coverage:
                     done.add(name)
                     numbers = [n for n in counts if notebook_of[n] == name]
                     missing = sum(counts[n][MISSING] for n in numbers)
-                    lines.append(f"§{section_ranges(numbers):<15} {name:<34} missing {missing:>3}"
-                                 f"  ({self.why_empty(name)})")
+                    lines.append(
+                        f"§{section_ranges(numbers):<15} {name:<34} missing {missing:>3}"
+                        f"  ({self.why_empty(name)})"
+                    )
                 continue
             slug = self.spec.section(number).slug
-            lines.append(f"§{number:>3} {slug:<11} {name:<34} proven {count[PROVEN]:>3}  "
-                         f"not-demonstrable {count[NOT_DEMONSTRABLE]:>3}  missing {count[MISSING]:>3}")
+            lines.append(
+                f"§{number:>3} {slug:<11} {name:<34} proven {count[PROVEN]:>3}  "
+                f"not-demonstrable {count[NOT_DEMONSTRABLE]:>3}  missing {count[MISSING]:>3}"
+            )
         if notebook is not None and (owed := self.missing_for(notebook)):
             lines.append(f"missing in {notebook}: " + ", ".join(owed))
         lines += [f"warning: {w}" for w in self.warnings if notebook is None or notebook in w]
@@ -144,6 +177,7 @@ def section_ranges(numbers: list[int]) -> str:
 def run_file(notebook_name: str) -> Path:
     """Where `kubelab run` leaves the record of a notebook's last run."""
     from kubelab.runner.notebooks import out_dir
+
     return out_dir() / f"{notebook_name}.run.json"
 
 
@@ -161,23 +195,27 @@ def load_runs(names: Iterable[str], warnings: list[str]) -> dict[str, dict]:
     return runs
 
 
-def compute(spec: Spec | None = None, notebooks: Iterable | None = None,
-            runs: Mapping[str, dict] | None = None) -> Coverage:
+def compute(
+    spec: Spec | None = None,
+    notebooks: Iterable | None = None,
+    runs: Mapping[str, dict] | None = None,
+) -> Coverage:
     """The ledger for `notebooks` (objects with `.name` and `.meta`, the notebook's `kubelab`
     metadata; default: notebooks/*.ipynb) and `runs` (notebook name -> its run record; default:
     out/<name>.run.json)."""
     spec = spec or spec_module.load()
     if notebooks is None:
         from kubelab.runner.notebooks import discover
+
         notebooks = discover()
     notebooks = list(notebooks)
     warnings: list[str] = []
     if runs is None:
         runs = load_runs([nb.name for nb in notebooks], warnings)
 
-    covering: dict[int, list[str]] = {}      # section -> notebooks that list it
+    covering: dict[int, list[str]] = {}  # section -> notebooks that list it
     declared: dict[str, dict[str, str]] = {}  # notebook -> {ID: reason}
-    proven: dict[str, set[str]] = {}          # notebook -> IDs a passing check of its last run names
+    proven: dict[str, set[str]] = {}  # notebook -> IDs a passing check of its last run names
     for nb in notebooks:
         meta = getattr(nb, "meta", None) or {}
         sections = set(meta.get("sections") or [])
@@ -189,16 +227,22 @@ def compute(spec: Spec | None = None, notebooks: Iterable | None = None,
         declared[nb.name] = {}
         for id_, reason in (meta.get("not_demonstrable") or {}).items():
             if id_ not in own:
-                warnings.append(f"{nb.name}: declares {id_} not demonstrable, but it is not in its sections")
+                warnings.append(
+                    f"{nb.name}: declares {id_} not demonstrable, but it is not in its sections"
+                )
             elif not str(reason or "").strip():
-                warnings.append(f"{nb.name}: declares {id_} not demonstrable without a reason (ignored)")
+                warnings.append(
+                    f"{nb.name}: declares {id_} not demonstrable without a reason (ignored)"
+                )
             else:
                 declared[nb.name][id_] = str(reason).strip()
         proven[nb.name] = set()
         for check in (runs.get(nb.name) or {}).get("checks") or []:
             for id_ in check.get("proves") or []:
                 if id_ not in own:
-                    warnings.append(f"{nb.name}: a check proves {id_}, which is not in its sections (ignored)")
+                    warnings.append(
+                        f"{nb.name}: a check proves {id_}, which is not in its sections (ignored)"
+                    )
                 elif check.get("passed") is True:
                     proven[nb.name].add(id_)
 
@@ -206,9 +250,11 @@ def compute(spec: Spec | None = None, notebooks: Iterable | None = None,
     for item in spec.ids:
         names = covering.get(item.section, [])
         # The notebook that did most for it: one that proves it, else one that declares it.
-        name = next((n for n in names if item.id in proven[n]), None) \
-            or next((n for n in names if item.id in declared[n]), None) \
+        name = (
+            next((n for n in names if item.id in proven[n]), None)
+            or next((n for n in names if item.id in declared[n]), None)
             or (names[0] if names else item.notebook)
+        )
         run_status = (runs.get(name) or {}).get("status")
         if item.id in proven.get(name, ()):
             status, reason = PROVEN, None
@@ -219,8 +265,14 @@ def compute(spec: Spec | None = None, notebooks: Iterable | None = None,
             status, reason = NOT_DEMONSTRABLE, declared[name][item.id]
         elif not names:
             written = any(nb.name == item.notebook for nb in notebooks)
-            status, reason = MISSING, (f"{item.notebook} does not list §{item.section} in its sections"
-                                       if written else NOT_WRITTEN)
+            status, reason = (
+                MISSING,
+                (
+                    f"{item.notebook} does not list §{item.section} in its sections"
+                    if written
+                    else NOT_WRITTEN
+                ),
+            )
         elif name not in runs:
             status, reason = MISSING, "not run yet"
         else:
@@ -238,5 +290,9 @@ def resolve_notebook(name: str, spec: Spec | None = None) -> str:
     matches = [c for c in spec.notebooks if c.split("-")[0] == name or c.startswith(name)]
     if len(matches) == 1:
         return matches[0]
-    raise KubelabError(f"the spec has no notebook {name!r}" if not matches else f"{name!r} names several notebooks",
-                       "use one of: " + ", ".join(spec.notebooks) + " (or its number, e.g. 01)")
+    raise KubelabError(
+        f"the spec has no notebook {name!r}"
+        if not matches
+        else f"{name!r} names several notebooks",
+        "use one of: " + ", ".join(spec.notebooks) + " (or its number, e.g. 01)",
+    )

@@ -92,6 +92,7 @@ class Notebook:
     def answers(self) -> list[str]:
         """The spec IDs of its sections (claims and questions)."""
         from kubelab.core import spec
+
         return [entry.id for entry in spec.load().for_sections(self.sections)]
 
 
@@ -106,23 +107,32 @@ def discover() -> list[Notebook]:
 def find(name: str) -> Notebook:
     notebooks = discover()
     for nb in notebooks:
-        if name in (nb.name, nb.path.name, str(nb.path)) or nb.name.startswith(name + "-") or nb.name.split("-")[0] == name:
+        if (
+            name in (nb.name, nb.path.name, str(nb.path))
+            or nb.name.startswith(name + "-")
+            or nb.name.split("-")[0] == name
+        ):
             return nb
     if Path(name).suffix == ".ipynb" and Path(name).exists():
         return load(Path(name).resolve())
     known = ", ".join(nb.name for nb in notebooks) or "none"
-    raise KubelabError(f"no notebook {name!r} in {NOTEBOOKS}", f"use one of: {known} (or its number, e.g. 00)")
+    raise KubelabError(
+        f"no notebook {name!r} in {NOTEBOOKS}", f"use one of: {known} (or its number, e.g. 00)"
+    )
 
 
 def parse_parameters(nb: Notebook, pairs: list[tuple[str, str]]) -> dict:
     """-p KEY VALUE pairs, checked against the notebook's parameters cell; values read as YAML."""
     import papermill
+
     declared = papermill.inspect_notebook(str(nb.path))
     params = {}
     for key, raw in pairs:
         if key not in declared:
             names = ", ".join(declared) or "none"
-            raise KubelabError(f"{nb.name} has no parameter {key!r}", f"its parameters are: {names}")
+            raise KubelabError(
+                f"{nb.name} has no parameter {key!r}", f"its parameters are: {names}"
+            )
         try:
             params[key] = yaml.safe_load(raw)
         except yaml.YAMLError:
@@ -132,24 +142,30 @@ def parse_parameters(nb: Notebook, pairs: list[tuple[str, str]]) -> dict:
             default_value = ast.literal_eval(default) if default is not None else None
         except (ValueError, SyntaxError):
             default_value = None
-        if isinstance(default_value, (int, float)) and not isinstance(default_value, bool) \
-                and (isinstance(params[key], bool) or not isinstance(params[key], (int, float))):
-            raise KubelabError(f"parameter {key} must be a number (got {raw!r})", f"e.g. -p {key} {default}")
+        if (
+            isinstance(default_value, (int, float))
+            and not isinstance(default_value, bool)
+            and (isinstance(params[key], bool) or not isinstance(params[key], (int, float)))
+        ):
+            raise KubelabError(
+                f"parameter {key} must be a number (got {raw!r})", f"e.g. -p {key} {default}"
+            )
     return params
 
 
 @dataclass
 class Execution:
     """How one papermill execution ended."""
-    status: str                 # passed, failed, not-run (the cluster lacks something), timeout
+
+    status: str  # passed, failed, not-run (the cluster lacks something), timeout
     message: str = ""
-    cell: int | None = None     # the execution count of the cell that stopped it
+    cell: int | None = None  # the execution count of the cell that stopped it
 
 
 @dataclass
 class RunResult:
     notebook: str
-    status: str                 # passed, failed, not-run, timeout
+    status: str  # passed, failed, not-run, timeout
     seconds: float
     output: Path
     html: Path | None
@@ -160,8 +176,8 @@ class RunResult:
     stable_compared: int = 0
     stable_differences: list[dict] = field(default_factory=list)
     budget_seconds: float = DEFAULT_BUDGET
-    images: str = ""            # the cluster's images: "offline" (built here, preloaded) or "stock"
-    commit: str | None = None   # the kubelab checkout that ran it (kubelab.runner.provenance)
+    images: str = ""  # the cluster's images: "offline" (built here, preloaded) or "stock"
+    commit: str | None = None  # the kubelab checkout that ran it (kubelab.runner.provenance)
 
     @property
     def checks_passed(self) -> int:
@@ -169,13 +185,22 @@ class RunResult:
 
     def record(self) -> dict:
         data = asdict(self)
-        data.update(output=str(self.output), html=str(self.html) if self.html else None,
-                    finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), checks_passed=self.checks_passed)
+        data.update(
+            output=str(self.output),
+            html=str(self.html) if self.html else None,
+            finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            checks_passed=self.checks_passed,
+        )
         return data
 
 
-def execute(nb: Notebook, output: Path, parameters: dict | None = None, env: dict | None = None,
-            budget: float | None = None) -> Execution:
+def execute(
+    nb: Notebook,
+    output: Path,
+    parameters: dict | None = None,
+    env: dict | None = None,
+    budget: float | None = None,
+) -> Execution:
     """Execute the notebook once with papermill, every cell bounded by the budget; say how it ended.
 
     A cell that runs past the budget is interrupted (its `finally` blocks run) and the result says
@@ -186,29 +211,52 @@ def execute(nb: Notebook, output: Path, parameters: dict | None = None, env: dic
     budget = budget or nb.budget_seconds
     status_file = Path(tempfile.mkstemp(prefix="kubelab-status-")[1])
     saved = {k: os.environ.get(k) for k in [*(env or {}), "KUBELAB_STATUS", "KUBELAB_PROGRESS"]}
-    os.environ.update({**(env or {}), "KUBELAB_STATUS": str(status_file), "KUBELAB_PROGRESS": "plain"})
+    os.environ.update(
+        {**(env or {}), "KUBELAB_STATUS": str(status_file), "KUBELAB_PROGRESS": "plain"}
+    )
     show_cell_output_live()
     try:
         # The kernel's own log is noise here: a warning about TCP on every start, and a traceback
         # from its sockets when Ctrl-C stops a cell. Cell errors still come back through papermill.
         papermill.execute_notebook(
-            str(nb.path), str(output), parameters=parameters or {}, kernel_name="python3", progress_bar=False,
-            log_output=True, cwd=str(nb.path.parent), extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-            execution_timeout=int(budget), interrupt_on_timeout=True,
-            error_on_timeout={"ename": TIMEOUT_ERROR, "evalue": f"the cell ran past the notebook's budget of {budget:.0f} s",
-                              "traceback": []})
+            str(nb.path),
+            str(output),
+            parameters=parameters or {},
+            kernel_name="python3",
+            progress_bar=False,
+            log_output=True,
+            cwd=str(nb.path.parent),
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+            execution_timeout=int(budget),
+            interrupt_on_timeout=True,
+            error_on_timeout={
+                "ename": TIMEOUT_ERROR,
+                "evalue": f"the cell ran past the notebook's budget of {budget:.0f} s",
+                "traceback": [],
+            },
+        )
         return Execution("passed")
     except PapermillExecutionError as e:
         if e.ename in ("RequirementNotMet", "NodeAccessUnavailable"):
-            return Execution("not-run", f"the cluster lacks what it needs: {e.evalue}", e.exec_count)
+            return Execution(
+                "not-run", f"the cluster lacks what it needs: {e.evalue}", e.exec_count
+            )
         # The kernel is interrupted at the deadline; its KeyboardInterrupt is what comes back.
         # (A Ctrl-C of kubelab itself stops papermill here instead, with KeyboardInterrupt.)
         if e.ename in (TIMEOUT_ERROR, "KeyboardInterrupt"):
             from kubelab.core.progress import describe_status
-            doing = describe_status(status_file.read_text() if status_file.exists() else "", _first_line(e.source))
-            return Execution("timeout", f"{nb.name}: cell {e.exec_count} ran past the budget of {budget:.0f} s, "
-                             f"{doing}", e.exec_count)
-        return Execution("failed", f"{nb.name}: cell {e.exec_count}: {e.ename}: {e.evalue}", e.exec_count)
+
+            doing = describe_status(
+                status_file.read_text() if status_file.exists() else "", _first_line(e.source)
+            )
+            return Execution(
+                "timeout",
+                f"{nb.name}: cell {e.exec_count} ran past the budget of {budget:.0f} s, {doing}",
+                e.exec_count,
+            )
+        return Execution(
+            "failed", f"{nb.name}: cell {e.exec_count}: {e.ename}: {e.evalue}", e.exec_count
+        )
     finally:
         for key, value in saved.items():
             if value is None:
@@ -219,12 +267,22 @@ def execute(nb: Notebook, output: Path, parameters: dict | None = None, env: dic
 
 
 def _first_line(source: str) -> str:
-    lines = [line for line in (source or "").splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    lines = [
+        line
+        for line in (source or "").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     return lines[0].strip()[:100] if lines else "?"
 
 
-def run(nb: Notebook, parameters: dict | None = None, *, cluster=None, config: str | None = None,
-        cluster_name: str | None = None) -> RunResult:
+def run(
+    nb: Notebook,
+    parameters: dict | None = None,
+    *,
+    cluster=None,
+    config: str | None = None,
+    cluster_name: str | None = None,
+) -> RunResult:
     """Run a notebook on a cluster kubelab made (`config`, default: the notebook's own; `cluster_name`,
     default kubelab-<config>) or on the given backend (e.g. an ExistingCluster), in a fresh
     namespace; close the run whatever happens."""
@@ -232,12 +290,16 @@ def run(nb: Notebook, parameters: dict | None = None, *, cluster=None, config: s
     from kubelab.lab.lab import Lab, close_run, new_namespace_name
 
     from kubelab.cluster import prepare
+
     if cluster is None:
         cluster = KindCluster(config or nb.cluster, name=cluster_name)
         # Before its budget starts: whatever the notebook declares it will bring up or install.
-        prepare.build(prepare.of_notebooks([nb]) | prepare.of_configs({config or nb.cluster}), images=cluster.choice.mode)
+        prepare.build(
+            prepare.of_notebooks([nb]) | prepare.of_configs({config or nb.cluster}),
+            images=cluster.choice.mode,
+        )
         if not cluster.healthy():
-            cluster.up(repair=False)   # never recreated under other runs' feet
+            cluster.up(repair=False)  # never recreated under other runs' feet
     else:
         prepare.build(prepare.Needs(addons=prepare.with_requirements(nb.addons)), images="stock")
     namespace = new_namespace_name(nb.name)
@@ -246,19 +308,31 @@ def run(nb: Notebook, parameters: dict | None = None, *, cluster=None, config: s
     ledger_file.unlink(missing_ok=True)
     run_log = out_dir() / f".{nb.name}.run.log"
     run_log.write_text("")
-    env = {"KUBELAB_NAMESPACE": namespace, "KUBELAB_LEDGER": str(ledger_file), "KUBELAB_RUN_LOG": str(run_log),
-           "KUBELAB_DECLARED_ADDONS": ",".join(nb.addons), "KUBELAB_DECLARED_EXTRA_CLUSTERS": ",".join(nb.extra_clusters)}
+    env = {
+        "KUBELAB_NAMESPACE": namespace,
+        "KUBELAB_LEDGER": str(ledger_file),
+        "KUBELAB_RUN_LOG": str(run_log),
+        "KUBELAB_DECLARED_ADDONS": ",".join(nb.addons),
+        "KUBELAB_DECLARED_EXTRA_CLUSTERS": ",".join(nb.extra_clusters),
+    }
     if isinstance(cluster, ExistingCluster):
-        env.update(KUBELAB_EXISTING_CLUSTER="1", KUBELAB_KUBECONFIG=str(cluster.kubeconfig),
-                   KUBELAB_CONTEXT=cluster.context or "")
+        env.update(
+            KUBELAB_EXISTING_CLUSTER="1",
+            KUBELAB_KUBECONFIG=str(cluster.kubeconfig),
+            KUBELAB_CONTEXT=cluster.context or "",
+        )
     else:
         env.update(KUBELAB_CONFIG=str(cluster.config_file), KUBELAB_CLUSTER_NAME=cluster.name)
-    print(f"kubelab: running {nb.name} on {cluster.name} in namespace {namespace} "
-          f"(budget {nb.budget_seconds:.0f} s; output: {output})", flush=True)
+    print(
+        f"kubelab: running {nb.name} on {cluster.name} in namespace {namespace} "
+        f"(budget {nb.budget_seconds:.0f} s; output: {output})",
+        flush=True,
+    )
     from kubelab.cluster import images
     from kubelab.lab import ledger
     from kubelab.runner import provenance
-    commit = provenance.commit()   # what runs: the checkout as the run starts
+
+    commit = provenance.commit()  # what runs: the checkout as the run starts
     started = time.monotonic()
     try:
         with following(run_log, lambda line: print(f"  [log] {line}", flush=True)):
@@ -267,17 +341,32 @@ def run(nb: Notebook, parameters: dict | None = None, *, cluster=None, config: s
         run_log.unlink(missing_ok=True)
         close_run(Lab(cluster, namespace), namespace)
     seconds = time.monotonic() - started
-    result = RunResult(nb.name, ended.status, seconds, output, write_html(output), ended.message,
-                       Lab(cluster, namespace).server_version(), cluster.name, ledger.read(ledger_file),
-                       budget_seconds=nb.budget_seconds, images=images.mode_of(cluster), commit=commit)
+    result = RunResult(
+        nb.name,
+        ended.status,
+        seconds,
+        output,
+        write_html(output),
+        ended.message,
+        Lab(cluster, namespace).server_version(),
+        cluster.name,
+        ledger.read(ledger_file),
+        budget_seconds=nb.budget_seconds,
+        images=images.mode_of(cluster),
+        commit=commit,
+    )
     ledger_file.unlink(missing_ok=True)
     if output.exists():
         import nbformat
         from kubelab.runner import stable
-        result.stable_compared, differences = stable.compare(nbformat.read(str(nb.path), as_version=4),
-                                                             nbformat.read(str(output), as_version=4))
+
+        result.stable_compared, differences = stable.compare(
+            nbformat.read(str(nb.path), as_version=4), nbformat.read(str(output), as_version=4)
+        )
         result.stable_differences = [asdict(d) for d in differences]
-    (out_dir() / f"{nb.name}.run.json").write_text(json.dumps(result.record(), indent=1, ensure_ascii=False))
+    (out_dir() / f"{nb.name}.run.json").write_text(
+        json.dumps(result.record(), indent=1, ensure_ascii=False)
+    )
     return result
 
 
@@ -303,6 +392,7 @@ def following(path: Path, emit: Callable[[str], None], every: float = 0.5):
                         emit(pending.rstrip())
                     return
                 stop.wait(every)
+
     thread = threading.Thread(target=follow, daemon=True, name="run-log")
     thread.start()
     try:
@@ -315,6 +405,7 @@ def following(path: Path, emit: Callable[[str], None], every: float = 0.5):
 def show_cell_output_live() -> None:
     """papermill logs each cell's output as it comes (log_output=True): print it, plainly."""
     import logging
+
     logger = logging.getLogger("papermill")
     if not any(getattr(h, "kubelab", False) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stdout)
@@ -327,6 +418,7 @@ def show_cell_output_live() -> None:
 
 class OneLineEach:
     """A cell's output already ends with a newline; papermill's own messages do not."""
+
     def format(self, record) -> str:
         return record.getMessage().rstrip("\n")
 
@@ -336,6 +428,7 @@ def write_html(notebook_path: Path) -> Path | None:
         return None
     import nbformat
     from nbconvert import HTMLExporter
+
     body, _ = HTMLExporter().from_notebook_node(nbformat.read(str(notebook_path), as_version=4))
     html = notebook_path.with_suffix(".html")
     html.write_text(body)

@@ -12,9 +12,12 @@ from kubelab.core.paths import REPO
 def commit() -> str | None:
     """The checkout's commit, short ("26fb8d4"), with " + local changes" when tracked files differ
     from it; None when kubelab does not run from a git checkout (or git is missing)."""
+
     def git(*args: str) -> str | None:
         try:
-            done = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, timeout=20)
+            done = subprocess.run(
+                ["git", "-C", str(REPO), *args], capture_output=True, text=True, timeout=20
+            )
         except (OSError, subprocess.TimeoutExpired):
             return None
         return done.stdout.strip() if done.returncode == 0 else None

@@ -25,12 +25,19 @@ def spec_name(name: str) -> str:
     for known in names:
         if name in (known, known.split("-")[0]) or known.startswith(name + "-"):
             return known
-    raise KubelabError(f"{name!r} is not one of the spec's chapters",
-                       f"name a chapter as questions.md groups them: {', '.join(names)} (or its number, e.g. 08)")
+    raise KubelabError(
+        f"{name!r} is not one of the spec's chapters",
+        f"name a chapter as questions.md groups them: {', '.join(names)} (or its number, e.g. 08)",
+    )
 
 
 def _cell(kind: str, source: str, **metadata) -> dict:
-    cell = {"cell_type": kind, "id": uuid.uuid4().hex[:8], "metadata": metadata, "source": source.splitlines(True)}
+    cell = {
+        "cell_type": kind,
+        "id": uuid.uuid4().hex[:8],
+        "metadata": metadata,
+        "source": source.splitlines(True),
+    }
     if kind == "code":
         cell.update(execution_count=None, outputs=[])
     return cell
@@ -42,40 +49,82 @@ def notebook(name: str) -> dict:
     sections = [s for s in spec.sections if s.notebook == name]
     title = " / ".join(s.title for s in sections)
     cells = [
-        _cell("markdown", f"# {name.split('-')[0]} · {title}\n\nWhat this chapter shows, in two or three "
-              "sentences, and what it changes outside its namespace (undone at the end)."),
-        _cell("code", "# Parameters (papermill: kubelab run NN -p name value)\n", tags=["parameters"]),
-        _cell("code", "import kubelab\nfrom kubelab import check, expect, AGNHOST\n\n"
-              f'lab = kubelab.connect(notebook="{name}")\n'
-              "caps = kubelab.requires(lab, nodes=3)\nsummary = kubelab.Summary()\n"),
+        _cell(
+            "markdown",
+            f"# {name.split('-')[0]} · {title}\n\nWhat this chapter shows, in two or three "
+            "sentences, and what it changes outside its namespace (undone at the end).",
+        ),
+        _cell(
+            "code", "# Parameters (papermill: kubelab run NN -p name value)\n", tags=["parameters"]
+        ),
+        _cell(
+            "code",
+            "import kubelab\nfrom kubelab import check, expect, AGNHOST\n\n"
+            f'lab = kubelab.connect(notebook="{name}")\n'
+            "caps = kubelab.requires(lab, nodes=3)\nsummary = kubelab.Summary()\n",
+        ),
     ]
     for section in sections:
         items = spec.for_sections([section.number])
         claims = [i for i in items if i.kind == "claim"]
-        cells.append(_cell("markdown", f"## {section.title} ({', '.join(i.id for i in claims) or 'questions only'})\n\n"
-                           + "".join(f"- {c.id}: {c.text}\n" for c in claims)))
+        cells.append(
+            _cell(
+                "markdown",
+                f"## {section.title} ({', '.join(i.id for i in claims) or 'questions only'})\n\n"
+                + "".join(f"- {c.id}: {c.text}\n" for c in claims),
+            )
+        )
         for question in (i for i in items if i.kind == "question"):
             quote = "\n".join(f"> {line}" for line in (question.quote_ja or "").splitlines())
-            cells.append(_cell("markdown", f"### {question.id} · {question.text}\n{quote}\n>\n"
-                               '> *"The learner\'s words in English."*\n\n**Answer.** ...'))
-            cells.append(_cell("code", f'# the experiment; its checks name what they prove: proves="{question.id}"\n'))
-    cells += [_cell("markdown", "## Summary"),
-              _cell("code", "kubelab.summary_table(summary)\nlab.close()\n")]
-    meta = {"title": title, "sections": [s.number for s in sections], "cluster": "default", "disturbs": False,
-            "addons": [], "extra_clusters": [], "budget_seconds": 300, "not_demonstrable": {},
-            "requires": {"nodes": 3}}
-    return {"cells": cells, "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
-                                                        "name": "python3"},
-                                         "kubelab": meta, "language_info": {"name": "python"}},
-            "nbformat": 4, "nbformat_minor": 5}
+            cells.append(
+                _cell(
+                    "markdown",
+                    f"### {question.id} · {question.text}\n{quote}\n>\n"
+                    '> *"The learner\'s words in English."*\n\n**Answer.** ...',
+                )
+            )
+            cells.append(
+                _cell(
+                    "code",
+                    f'# the experiment; its checks name what they prove: proves="{question.id}"\n',
+                )
+            )
+    cells += [
+        _cell("markdown", "## Summary"),
+        _cell("code", "kubelab.summary_table(summary)\nlab.close()\n"),
+    ]
+    meta = {
+        "title": title,
+        "sections": [s.number for s in sections],
+        "cluster": "default",
+        "disturbs": False,
+        "addons": [],
+        "extra_clusters": [],
+        "budget_seconds": 300,
+        "not_demonstrable": {},
+        "requires": {"nodes": 3},
+    }
+    return {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "kubelab": meta,
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
 
 
 def new(name: str, folder: Path | None = None) -> Path:
     """Write the scaffold of a chapter into notebooks/ (never over an existing notebook)."""
     from kubelab.runner.notebooks import NOTEBOOKS
+
     name = spec_name(name)
     path = (folder or NOTEBOOKS) / f"{name}.ipynb"
     if path.exists():
         raise KubelabError(f"{path} exists already", "edit it, or move it away to start again")
-    path.write_text(json.dumps(notebook(name), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(notebook(name), indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     return path

@@ -43,7 +43,7 @@ class Outcome:
     cluster: str
     seconds: float
     checks_passed: int
-    status: str            # passed, failed, not-run, timeout, crashed (the run process itself died)
+    status: str  # passed, failed, not-run, timeout, crashed (the run process itself died)
     message: str = ""
     stable_differences: int = 0
 
@@ -51,8 +51,8 @@ class Outcome:
 @dataclass
 class Lane:
     config: str
-    cluster: str                         # the kind cluster's name
-    batches: list[list[Notebook]]        # notebooks of a batch run together; batches one after another
+    cluster: str  # the kind cluster's name
+    batches: list[list[Notebook]]  # notebooks of a batch run together; batches one after another
     done: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -73,28 +73,44 @@ def plan(notebooks: list[Notebook]) -> list[Lane]:
         if quiet:
             lanes.append(Lane(config, name, [quiet]))
         if loud:
-            lanes.append(Lane(config, name + ALONE_SUFFIX if quiet else name, [[nb] for nb in loud]))
+            lanes.append(
+                Lane(config, name + ALONE_SUFFIX if quiet else name, [[nb] for nb in loud])
+            )
     return lanes
 
 
 def projected_seconds(notebooks: list[Notebook], parallel: int = PARALLEL) -> float:
     """Wall time if every notebook used its whole budget: the longest lane (lanes run together);
     a batch takes its longest budget, or its budgets shared among `parallel` runs if that is more."""
+
     def batch_seconds(batch):
         budgets = [nb.budget_seconds for nb in batch]
         return max(max(budgets), sum(budgets) / parallel)
-    return max((sum(batch_seconds(batch) for batch in lane.batches) for lane in plan(notebooks)), default=0.0)
+
+    return max(
+        (sum(batch_seconds(batch) for batch in lane.batches) for lane in plan(notebooks)),
+        default=0.0,
+    )
 
 
 class Run:
     """Notebooks running in the background, lane by lane: `wait_for_cluster(name)` returns once
     every lane on that cluster has finished; `wait()` returns every outcome."""
 
-    def __init__(self, notebooks: list[Notebook], keep_clusters: bool | None = None,
-                 echo: Callable[[str], None] = print, stream: bool = False):
+    def __init__(
+        self,
+        notebooks: list[Notebook],
+        keep_clusters: bool | None = None,
+        echo: Callable[[str], None] = print,
+        stream: bool = False,
+    ):
         self.lanes = plan(notebooks)
         self.echo, self.stream = echo, stream
-        self.keep = keep_clusters if keep_clusters is not None else os.environ.get("KUBELAB_KEEP_CLUSTERS") == "1"
+        self.keep = (
+            keep_clusters
+            if keep_clusters is not None
+            else os.environ.get("KUBELAB_KEEP_CLUSTERS") == "1"
+        )
         self.outcomes: list[Outcome] = []
         # The environment as it is now: under pytest, tests that run meanwhile change os.environ
         # (a state or output folder of their own), and nothing a lane does may follow them. So every
@@ -102,7 +118,9 @@ class Run:
         self.env = dict(os.environ)
         self.out = out_dir()
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=max(len(self.lanes), 1), thread_name_prefix="lane")
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(len(self.lanes), 1), thread_name_prefix="lane"
+        )
         self._futures = [self._pool.submit(self._run_lane, lane) for lane in self.lanes]
 
     def _kubelab(self, *args: str) -> subprocess.CompletedProcess:
@@ -113,15 +131,22 @@ class Run:
         def on_line(line: str) -> None:
             lines.append(line)
             self.echo(f"[{args[0]}] {line.rstrip()}")
-        return subprocess.CompletedProcess(args, kubelab_process(args, self.env, on_line), "".join(lines), "")
+
+        return subprocess.CompletedProcess(
+            args, kubelab_process(args, self.env, on_line), "".join(lines), ""
+        )
 
     def _run_lane(self, lane: Lane) -> None:
         try:
-            self.echo(f"kubelab: {lane.cluster}: bringing it up for {', '.join(nb.name for nb in lane.notebooks)}")
+            self.echo(
+                f"kubelab: {lane.cluster}: bringing it up for {', '.join(nb.name for nb in lane.notebooks)}"
+            )
             started = time.monotonic()
             up = self._kubelab("up", "--config", lane.config, "--name", lane.cluster)
             if up.returncode != 0:
-                raise KubelabError(f"bringing up {lane.cluster} failed: {(up.stdout + up.stderr).strip()[-1500:]}")
+                raise KubelabError(
+                    f"bringing up {lane.cluster} failed: {(up.stdout + up.stderr).strip()[-1500:]}"
+                )
             self.echo(f"kubelab: {lane.cluster}: up after {time.monotonic() - started:.0f} s")
             try:
                 for batch in lane.batches:
@@ -131,21 +156,34 @@ class Run:
                         self.outcomes += results
             finally:
                 if lane.cluster != f"kubelab-{DEFAULT_CONFIG}" and not self.keep:
-                    self.echo(f"kubelab: {lane.cluster}: removing it (KUBELAB_KEEP_CLUSTERS=1 keeps it)")
+                    self.echo(
+                        f"kubelab: {lane.cluster}: removing it (KUBELAB_KEEP_CLUSTERS=1 keeps it)"
+                    )
                     down = self._kubelab("down", "--config", lane.config, "--name", lane.cluster)
                     if down.returncode != 0:
-                        self.echo(f"kubelab: {lane.cluster}: removing it failed: {(down.stdout + down.stderr).strip()[-500:]}")
+                        self.echo(
+                            f"kubelab: {lane.cluster}: removing it failed: {(down.stdout + down.stderr).strip()[-500:]}"
+                        )
         finally:
             lane.done.set()
 
     def _run(self, nb: Notebook, lane: Lane) -> Outcome:
-        self.echo(f"kubelab: {nb.name}: running on {lane.cluster} (budget {nb.budget_seconds:.0f} s; "
-                  f"output in {self.out / (nb.name + '.log')})")
+        self.echo(
+            f"kubelab: {nb.name}: running on {lane.cluster} (budget {nb.budget_seconds:.0f} s; "
+            f"output in {self.out / (nb.name + '.log')})"
+        )
         tag = f"[{nb.name.split('-')[0]}] "
-        outcome = run_in_process(nb, lane, on_line=(lambda line: self.echo(tag + line)) if self.stream else None,
-                                 env=self.env, out=self.out)
-        self.echo(f"kubelab: {nb.name}: {outcome.status} in {outcome.seconds:.0f} s, {outcome.checks_passed} checks passed"
-                  + (f" ({outcome.message})" if outcome.message else ""))
+        outcome = run_in_process(
+            nb,
+            lane,
+            on_line=(lambda line: self.echo(tag + line)) if self.stream else None,
+            env=self.env,
+            out=self.out,
+        )
+        self.echo(
+            f"kubelab: {nb.name}: {outcome.status} in {outcome.seconds:.0f} s, {outcome.checks_passed} checks passed"
+            + (f" ({outcome.message})" if outcome.message else "")
+        )
         return outcome
 
     def wait_for_cluster(self, name: str) -> None:
@@ -155,15 +193,19 @@ class Run:
 
     def wait(self) -> list[Outcome]:
         for future in self._futures:
-            future.result()   # a lane that could not even start its cluster raises here
+            future.result()  # a lane that could not even start its cluster raises here
         self._pool.shutdown()
-        order = {nb.name: i for i, nb in enumerate(nb for lane in self.lanes for nb in lane.notebooks)}
+        order = {
+            nb.name: i for i, nb in enumerate(nb for lane in self.lanes for nb in lane.notebooks)
+        }
         self.outcomes.sort(key=lambda o: order.get(o.notebook, 0))
         write_summary(self.outcomes, self.out)
         return self.outcomes
 
 
-def run_all(notebooks: list[Notebook], keep_clusters: bool | None = None, stream: bool = True) -> list[Outcome]:
+def run_all(
+    notebooks: list[Notebook], keep_clusters: bool | None = None, stream: bool = True
+) -> list[Outcome]:
     return Run(notebooks, keep_clusters, echo=_print_line, stream=stream).wait()
 
 
@@ -175,44 +217,83 @@ def _print_line(line: str) -> None:
         print(line.rstrip("\n"), flush=True)
 
 
-def kubelab_process(args: list[str] | tuple[str, ...], env: dict | None, on_line: Callable[[str], None]) -> int:
+def kubelab_process(
+    args: list[str] | tuple[str, ...], env: dict | None, on_line: Callable[[str], None]
+) -> int:
     """`python -m kubelab ARGS` in a process of its own; each line of its output (stdout and stderr
     together) goes to `on_line` as it comes. Returns its exit code."""
-    process = subprocess.Popen([sys.executable, "-m", "kubelab", *args], env=env, text=True, bufsize=1,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kubelab", *args],
+        env=env,
+        text=True,
+        bufsize=1,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     for line in process.stdout:
         on_line(line)
     return process.wait()
 
 
-def run_in_process(nb: Notebook, lane: Lane, on_line: Callable[[str], None] | None = None,
-                   env: dict | None = None, out: Path | None = None) -> Outcome:
+def run_in_process(
+    nb: Notebook,
+    lane: Lane,
+    on_line: Callable[[str], None] | None = None,
+    env: dict | None = None,
+    out: Path | None = None,
+) -> Outcome:
     """`kubelab run` in a process of its own (its environment, its kernel, its Ctrl-C handling);
     its output goes to out/<notebook>.log, and to `on_line` line by line if given."""
     started = time.monotonic()
     out = out or out_dir()
     before = (last_run(nb.name, out) or {}).get("finished")
     with open(out / f"{nb.name}.log", "w") as log:
+
         def to_log(line: str) -> None:
             log.write(line)
             log.flush()
             if on_line:
                 on_line(line)
-        returncode = kubelab_process(["run", str(nb.path), "--config", lane.config, "--cluster-name", lane.cluster],
-                                     env, to_log)
+
+        returncode = kubelab_process(
+            ["run", str(nb.path), "--config", lane.config, "--cluster-name", lane.cluster],
+            env,
+            to_log,
+        )
     record = last_run(nb.name, out) or {}
     if not record or record.get("finished") == before:
-        return Outcome(nb.name, lane.cluster, time.monotonic() - started, 0, "crashed",
-                       f"`kubelab run {nb.name}` exited {returncode} without a result")
-    return Outcome(nb.name, record.get("cluster", lane.cluster), record["seconds"], record.get("checks_passed", 0),
-                   record["status"], record.get("message", ""), len(record.get("stable_differences", [])))
+        return Outcome(
+            nb.name,
+            lane.cluster,
+            time.monotonic() - started,
+            0,
+            "crashed",
+            f"`kubelab run {nb.name}` exited {returncode} without a result",
+        )
+    return Outcome(
+        nb.name,
+        record.get("cluster", lane.cluster),
+        record["seconds"],
+        record.get("checks_passed", 0),
+        record["status"],
+        record.get("message", ""),
+        len(record.get("stable_differences", [])),
+    )
 
 
 def table(outcomes: list[Outcome]) -> str:
     rows = [("notebook", "cluster", "seconds", "checks passed", "status")]
-    rows += [(o.notebook, o.cluster, f"{o.seconds:.0f}", str(o.checks_passed),
-              o.status + (f" ({o.stable_differences} stable cells differ)" if o.stable_differences else ""))
-             for o in outcomes]
+    rows += [
+        (
+            o.notebook,
+            o.cluster,
+            f"{o.seconds:.0f}",
+            str(o.checks_passed),
+            o.status
+            + (f" ({o.stable_differences} stable cells differ)" if o.stable_differences else ""),
+        )
+        for o in outcomes
+    ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 

@@ -16,7 +16,7 @@ MARK = "# NBVAL_CHECK_OUTPUT"
 
 @dataclass(frozen=True)
 class Difference:
-    cell: int          # the code cell's number, counting code cells from 1 (as Jupyter's In [n])
+    cell: int  # the code cell's number, counting code cells from 1 (as Jupyter's In [n])
     detail: str
 
 
@@ -24,22 +24,28 @@ def is_stable(cell) -> bool:
     return cell.cell_type == "code" and cell.source.lstrip().startswith(MARK)
 
 
-def compare(committed: nbformat.NotebookNode, executed: nbformat.NotebookNode) -> tuple[int, list[Difference]]:
+def compare(
+    committed: nbformat.NotebookNode, executed: nbformat.NotebookNode
+) -> tuple[int, list[Difference]]:
     """(how many stable cells were compared, the differences). A committed stable cell that was
     never run (no execution_count) has nothing to compare, as in nbval."""
     from nbval.plugin import coalesce_streams
 
     mine = [c for c in committed.cells if c.cell_type == "code"]
     ran = [c for c in executed.cells if c.cell_type == "code"]
-    if [c.source for c in mine] != [c.source for c in ran][:len(mine)]:
-        return 0, [Difference(0, "the executed notebook's code differs from the committed notebook")]
+    if [c.source for c in mine] != [c.source for c in ran][: len(mine)]:
+        return 0, [
+            Difference(0, "the executed notebook's code differs from the committed notebook")
+        ]
     compared, differences = 0, []
     for number, (reference, done) in enumerate(zip(mine, ran), start=1):
         if not is_stable(reference) or reference.get("execution_count") is None:
             continue
         compared += 1
         comparer = _comparer()
-        if not comparer.compare_outputs(coalesce_streams(_copy(done.outputs)), coalesce_streams(_copy(reference.outputs))):
+        if not comparer.compare_outputs(
+            coalesce_streams(_copy(done.outputs)), coalesce_streams(_copy(reference.outputs))
+        ):
             differences.append(Difference(number, "\n".join(comparer.comparison_traceback)))
     return compared, differences
 
@@ -55,8 +61,17 @@ def _copy(outputs) -> list:
 
 class _Parent:
     # nbval's defaults for --nbval-lax: metadata, counts and pictures are not compared.
-    skip_compare = ("metadata", "traceback", "prompt_number", "output_type", "name", "execution_count",
-                    "application/vnd.jupyter.widget-view+json", "image/png", "image/jpeg")
+    skip_compare = (
+        "metadata",
+        "traceback",
+        "prompt_number",
+        "output_type",
+        "name",
+        "execution_count",
+        "application/vnd.jupyter.widget-view+json",
+        "image/png",
+        "image/jpeg",
+    )
     sanitize_patterns: dict = {}
 
 
@@ -65,6 +80,7 @@ def _comparer():
 
     class Comparer:
         """Just the comparison of nbval's cell item, without pytest or a kernel."""
+
         parent = _Parent()
         colors = nocolors
         compare_outputs = IPyNbCell.compare_outputs
@@ -75,6 +91,8 @@ def _comparer():
 
         def format_output_compare(self, key, left, right):
             # nbval's own version asks pytest for the diff; this one needs no pytest session.
-            self.comparison_traceback.append(f"{key}: committed output\n{_indent(left)}\nexecuted output\n{_indent(right)}")
+            self.comparison_traceback.append(
+                f"{key}: committed output\n{_indent(left)}\nexecuted output\n{_indent(right)}"
+            )
 
     return Comparer()

@@ -31,7 +31,7 @@ PACKAGE = resources.files("kubelab.site")
 
 @dataclass
 class Built:
-    path: Path                  # the site's folder; open path / "index.html"
+    path: Path  # the site's folder; open path / "index.html"
     chapters: list[Chapter]
     seconds: float
     size_bytes: int
@@ -40,8 +40,10 @@ class Built:
     def summary(self) -> str:
         published = [c for c in self.chapters if c.page]
         verified = sum(1 for c in published if c.state == chapters_module.VERIFIED)
-        return (f"site: {self.path / 'index.html'}: {self.pages} pages, {len(published)} chapters "
-                f"({verified} verified), {self.size_bytes / 1e6:.1f} MB, built in {self.seconds:.1f} s")
+        return (
+            f"site: {self.path / 'index.html'}: {self.pages} pages, {len(published)} chapters "
+            f"({verified} verified), {self.size_bytes / 1e6:.1f} MB, built in {self.seconds:.1f} s"
+        )
 
 
 def load_chapters(out: Path, spec, written: dict) -> list[Chapter]:
@@ -51,7 +53,8 @@ def load_chapters(out: Path, spec, written: dict) -> list[Chapter]:
     for name in [*spec.notebooks, *(n for n in written if n not in spec.notebooks)]:
         nb = written.get(name)
         title = (nb.meta.get("title") if nb else None) or ", ".join(
-            s.title for s in spec.sections if s.notebook == name)
+            s.title for s in spec.sections if s.notebook == name
+        )
         found.append(chapters_module.load(name, title, nb is not None, out))
     return found
 
@@ -59,6 +62,7 @@ def load_chapters(out: Path, spec, written: dict) -> list[Chapter]:
 def build(out: Path | None = None, dest: Path | None = None, echo=print) -> Built:
     """Render the site from `out` (default: out/) into `dest` (default: out/site)."""
     from kubelab.runner.notebooks import discover, out_dir
+
     started = time.monotonic()
     out = Path(out) if out else out_dir()
     dest = Path(dest) if dest else out / "site"
@@ -66,11 +70,17 @@ def build(out: Path | None = None, dest: Path | None = None, echo=print) -> Buil
     chapters = load_chapters(out, spec, written)
     published = [c for c in chapters if c.page]
     if not published:
-        raise KubelabError(f"nothing to publish: {out} has no executed notebook (<name>.ipynb written by a run)",
-                           "run the notebooks first: make test, or kubelab run 00")
-    ledger = coverage.compute(spec, written.values(), runs={c.name: c.record for c in chapters if c.record})
-    echo(f"site: {len(published)} executed notebooks from {out} "
-         f"({sum(c.state == chapters_module.VERIFIED for c in published)} verified), rendering with Sphinx…")
+        raise KubelabError(
+            f"nothing to publish: {out} has no executed notebook (<name>.ipynb written by a run)",
+            "run the notebooks first: make test, or kubelab run 00",
+        )
+    ledger = coverage.compute(
+        spec, written.values(), runs={c.name: c.record for c in chapters if c.record}
+    )
+    echo(
+        f"site: {len(published)} executed notebooks from {out} "
+        f"({sum(c.state == chapters_module.VERIFIED for c in published)} verified), rendering with Sphinx…"
+    )
     with tempfile.TemporaryDirectory(prefix="kubelab-site-") as tmp:
         src = Path(tmp) / "src"
         write_sources(src, chapters, ledger, spec)
@@ -80,8 +90,13 @@ def build(out: Path | None = None, dest: Path | None = None, echo=print) -> Buil
     shutil.rmtree(dest, ignore_errors=True)
     staging.rename(dest)
     files = [p for p in dest.rglob("*") if p.is_file()]
-    built = Built(dest, chapters, time.monotonic() - started, sum(p.stat().st_size for p in files),
-                  sum(1 for p in files if p.suffix == ".html"))
+    built = Built(
+        dest,
+        chapters,
+        time.monotonic() - started,
+        sum(p.stat().st_size for p in files),
+        sum(1 for p in files if p.suffix == ".html"),
+    )
     echo(built.summary())
     return built
 
@@ -95,11 +110,15 @@ def write_sources(src: Path, chapters: list[Chapter], ledger, spec) -> None:
     for chapter in chapters:
         if chapter.page:
             executed = chapters_module.read(chapter)
-            asked[chapter.name] = questions.in_notebook(executed)   # before prepare() marks it
-            nbformat.write(chapters_module.prepare(chapter, executed), str(src / f"{chapter.name}.ipynb"))
+            asked[chapter.name] = questions.in_notebook(executed)  # before prepare() marks it
+            nbformat.write(
+                chapters_module.prepare(chapter, executed), str(src / f"{chapter.name}.ipynb")
+            )
     built_at = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     (src / "index.md").write_text(pages.home(chapters, ledger, built_at), encoding="utf-8")
-    (src / "questions.md").write_text(pages.questions(chapters, asked, ledger, spec), encoding="utf-8")
+    (src / "questions.md").write_text(
+        pages.questions(chapters, asked, ledger, spec), encoding="utf-8"
+    )
     (src / "coverage.md").write_text(pages.coverage(chapters, ledger, spec), encoding="utf-8")
     (src / "reference.md").write_text(reference.page(), encoding="utf-8")
     shutil.copyfile(PACKAGE / "pages" / "writing.md", src / "writing.md")
@@ -107,10 +126,26 @@ def write_sources(src: Path, chapters: list[Chapter], ledger, spec) -> None:
 
 def render(src: Path, dest: Path, doctrees: Path, echo=print) -> None:
     """Sphinx, in its own process (its state is global), quiet unless something is wrong."""
-    done = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-d", str(doctrees), str(src), str(dest)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-b",
+            "html",
+            "-q",
+            "-d",
+            str(doctrees),
+            str(src),
+            str(dest),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
-        raise KubelabError(f"Sphinx could not build the site (exit {done.returncode}):\n{done.stderr.strip()[-2000:]}",
-                           "if a notebook's markdown is at fault, the message names it; fix it and run again")
+        raise KubelabError(
+            f"Sphinx could not build the site (exit {done.returncode}):\n{done.stderr.strip()[-2000:]}",
+            "if a notebook's markdown is at fault, the message names it; fix it and run again",
+        )
     for line in done.stderr.splitlines():
         echo(f"site: sphinx: {line}")

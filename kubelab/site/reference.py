@@ -7,44 +7,102 @@ The lists below are the reference's contents; a test holds them to what the note
 import pkgutil
 
 # (heading, what it is for, autodoc directives: (directive, dotted name, options))
-TOP = ["connect", "requires", "probe", "check", "expect", "expect_error", "expect_absent", "skipped",
-       "Summary", "summary_table", "extra_cluster", "is_ready", "readiness", "terminal_state", "field",
-       "KubelabError", "WaitTimeout"]
+TOP = [
+    "connect",
+    "requires",
+    "probe",
+    "check",
+    "expect",
+    "expect_error",
+    "expect_absent",
+    "skipped",
+    "Summary",
+    "summary_table",
+    "extra_cluster",
+    "is_ready",
+    "readiness",
+    "terminal_state",
+    "field",
+    "KubelabError",
+    "WaitTimeout",
+]
 IMAGES = ["AGNHOST", "BUSYBOX", "PAUSE", "DNSUTILS", "KUBERNETES_VERSION"]
 
 
 def helper_modules() -> list[str]:
     import kubelab.helpers
-    return sorted(m.name for m in pkgutil.iter_modules(kubelab.helpers.__path__) if not m.name.startswith("_"))
+
+    return sorted(
+        m.name for m in pkgutil.iter_modules(kubelab.helpers.__path__) if not m.name.startswith("_")
+    )
 
 
 def page() -> str:
     """reference.md: MyST with autodoc directives."""
-    lines = ["# API reference", "",
-             "What a chapter author uses, from the docstrings of the code that runs. The package's",
-             "folders are its layers (`kubelab.core` < `kubelab.cluster` < `kubelab.lab` < `kubelab.helpers`",
-             "< `kubelab.runner` < `kubelab.site` < `kubelab.cli`); a notebook needs the first three",
-             "sections below. See also [Writing a chapter](writing.md).", "",
-             "## kubelab: the notebook API", "",
-             "```python", "import kubelab", "from kubelab import check, expect, AGNHOST", "```", "",
-             "```{eval-rst}", ".. currentmodule:: kubelab", ""]
+    lines = [
+        "# API reference",
+        "",
+        "What a chapter author uses, from the docstrings of the code that runs. The package's",
+        "folders are its layers (`kubelab.core` < `kubelab.cluster` < `kubelab.lab` < `kubelab.helpers`",
+        "< `kubelab.runner` < `kubelab.site` < `kubelab.cli`); a notebook needs the first three",
+        "sections below. See also [Writing a chapter](writing.md).",
+        "",
+        "## kubelab: the notebook API",
+        "",
+        "```python",
+        "import kubelab",
+        "from kubelab import check, expect, AGNHOST",
+        "```",
+        "",
+        "```{eval-rst}",
+        ".. currentmodule:: kubelab",
+        "",
+    ]
     for name in TOP:
         kind = "autoclass" if name[0].isupper() else "autofunction"
         lines += [f".. {kind}:: {name}", *(["   :members:"] if name == "Summary" else []), ""]
-    lines += ["```", "", "The images every cluster has (their names come from `clusters/offline/pins.toml`): "
-              + ", ".join(f"`kubelab.{n}`" for n in IMAGES) + ".", "",
-              "## The lab: `lab = kubelab.connect()`", "",
-              "```{eval-rst}",
-              ".. autoclass:: kubelab.lab.lab.Lab", "   :members:", "   :inherited-members:", "",
-              ".. autoclass:: kubelab.lab.recorder.Recorder", "   :members:", "",
-              ".. autoclass:: kubelab.lab.sampling.Timeline", "   :members:", "",
-              "```", "",
-              "## A node: `worker = lab.node(\"worker\")`", "",
-              "```{eval-rst}",
-              ".. autoclass:: kubelab.cluster.node.Node", "   :members:", "   :inherited-members:", "",
-              "```", "",
-              "## Helpers: `from kubelab.helpers import spans, times, ...`", ""]
+    lines += [
+        "```",
+        "",
+        "The images every cluster has (their names come from `clusters/offline/pins.toml`): "
+        + ", ".join(f"`kubelab.{n}`" for n in IMAGES)
+        + ".",
+        "",
+        "## The lab: `lab = kubelab.connect()`",
+        "",
+        "```{eval-rst}",
+        ".. autoclass:: kubelab.lab.lab.Lab",
+        "   :members:",
+        "   :inherited-members:",
+        "",
+        ".. autoclass:: kubelab.lab.recorder.Recorder",
+        "   :members:",
+        "",
+        ".. autoclass:: kubelab.lab.sampling.Timeline",
+        "   :members:",
+        "",
+        "```",
+        "",
+        "## A node: `worker = lab.node(\"worker\")`",
+        "",
+        "```{eval-rst}",
+        ".. autoclass:: kubelab.cluster.node.Node",
+        "   :members:",
+        "   :inherited-members:",
+        "",
+        "```",
+        "",
+        "## Helpers: `from kubelab.helpers import spans, times, ...`",
+        "",
+    ]
     for module in helper_modules():
-        lines += [f"### kubelab.helpers.{module}", "", "```{eval-rst}",
-                  f".. automodule:: kubelab.helpers.{module}", "   :members:", "```", ""]
+        lines += [
+            f"### kubelab.helpers.{module}",
+            "",
+            "```{eval-rst}",
+            f".. automodule:: kubelab.helpers.{module}",
+            "   :members:",
+            "```",
+            "",
+        ]
     return "\n".join(lines)

@@ -36,9 +36,13 @@ def say(message: str) -> None:
 def run(argv: list, doing: str, timeout: float | None = None) -> str:
     """Run a command; return its stdout, or raise saying what failed (`doing`) and its stderr."""
     try:
-        result = subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(
+            [str(a) for a in argv], capture_output=True, text=True, timeout=timeout
+        )
     except subprocess.TimeoutExpired:
-        raise KubelabError(f"{doing} failed: no answer within {timeout:.0f} s ({Path(str(argv[0])).name} {' '.join(map(str, argv[1:3]))} ...)") from None
+        raise KubelabError(
+            f"{doing} failed: no answer within {timeout:.0f} s ({Path(str(argv[0])).name} {' '.join(map(str, argv[1:3]))} ...)"
+        ) from None
     except FileNotFoundError:
         raise KubelabError(f"{doing} failed: {argv[0]} is not installed") from None
     if result.returncode != 0:
@@ -75,18 +79,31 @@ class ClusterBackend(ABC):
         """The argv of kubectl against this cluster: its own kubeconfig (and context), and a
         discovery cache in kubelab's state folder rather than in ~/.kube."""
         context = ["--context", self.context] if self.context else []
-        return [str(self.kubectl_binary), "--kubeconfig", str(self.kubeconfig), *context,
-                "--cache-dir", str(self.dir / "kube-cache"), *args]
+        return [
+            str(self.kubectl_binary),
+            "--kubeconfig",
+            str(self.kubeconfig),
+            *context,
+            "--cache-dir",
+            str(self.dir / "kube-cache"),
+            *args,
+        ]
 
     def kubectl(self, *args: str, check: bool = True, timeout: float = 120) -> str:
         """kubectl against this cluster; returns stdout. With check, a failure raises with kubectl's stderr."""
         try:
-            result = subprocess.run(self.kubectl_command(*args), capture_output=True, text=True, timeout=timeout)
+            result = subprocess.run(
+                self.kubectl_command(*args), capture_output=True, text=True, timeout=timeout
+            )
         except subprocess.TimeoutExpired:
-            raise KubelabError(f"kubectl {' '.join(args)} on cluster {self.name} failed: no answer within {timeout:.0f} s",
-                               "is the API server up? kubelab doctor, or kubelab up") from None
+            raise KubelabError(
+                f"kubectl {' '.join(args)} on cluster {self.name} failed: no answer within {timeout:.0f} s",
+                "is the API server up? kubelab doctor, or kubelab up",
+            ) from None
         if check and result.returncode != 0:
-            raise KubelabError(f"kubectl {' '.join(args)} on cluster {self.name} failed: {result.stderr.strip()}")
+            raise KubelabError(
+                f"kubectl {' '.join(args)} on cluster {self.name} failed: {result.stderr.strip()}"
+            )
         return result.stdout
 
     def nodes(self) -> list[dict]:
@@ -95,7 +112,10 @@ class ClusterBackend(ABC):
 
     def node_status(self, nodes: list[dict] | None = None) -> dict[str, bool]:
         """Each node's name, and whether it is Ready."""
-        return {node["metadata"]["name"]: node_ready(node) for node in (self.nodes() if nodes is None else nodes)}
+        return {
+            node["metadata"]["name"]: node_ready(node)
+            for node in (self.nodes() if nodes is None else nodes)
+        }
 
     # -- the cluster as a whole --------------------------------------------------------------
 
@@ -124,8 +144,9 @@ class ClusterBackend(ABC):
         """The nodes' names (as Node objects and node containers are named)."""
         return sorted(self.node_status())
 
-    def node_exec(self, node: str, argv: list[str], input: bytes | None = None,
-                  timeout: float = 300) -> subprocess.CompletedProcess:
+    def node_exec(
+        self, node: str, argv: list[str], input: bytes | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess:
         """Run argv inside a node; the result's stdout and stderr are bytes. Needs node access."""
         raise self.no_node_access(f"running {' '.join(argv[:3])} on node {node}")
 
@@ -141,24 +162,32 @@ class ClusterBackend(ABC):
         return NodeAccessUnavailable(
             f"{doing} failed: cluster {self.name} ({type(self).__name__}) has no node access: kubelab reaches it "
             "through a kubeconfig only, so it cannot run commands inside its nodes, stop or reconfigure them",
-            "run this on a cluster kubelab created (kubelab up; kubelab run NOTEBOOK), where nodes are containers it can reach")
+            "run this on a cluster kubelab created (kubelab up; kubelab run NOTEBOOK), where nodes are containers it can reach",
+        )
 
     def wait_node_ready(self, node: str, timeout: float = 180, progress=None) -> None:
         """Wait until the API server reports the node Ready (e.g. after its machine started)."""
         deadline = time.monotonic() + timeout
         while True:
             try:
-                ready = node_ready(json.loads(self.kubectl("get", "node", node, "-o", "json", timeout=20)))
+                ready = node_ready(
+                    json.loads(self.kubectl("get", "node", node, "-o", "json", timeout=20))
+                )
                 status = "not Ready yet"
             except KubelabError as e:
-                ready, status = False, f"the API server does not answer yet ({str(e).splitlines()[0][-80:]})"
+                ready, status = (
+                    False,
+                    f"the API server does not answer yet ({str(e).splitlines()[0][-80:]})",
+                )
             if ready:
                 if progress:
                     progress.done("Ready")
                 return
             if time.monotonic() > deadline:
-                raise KubelabError(f"waiting for node {node} to be Ready failed: still {status} after {timeout:.0f} s",
-                                   f"look at its kubelet: kubectl describe node {node}")
+                raise KubelabError(
+                    f"waiting for node {node} to be Ready failed: still {status} after {timeout:.0f} s",
+                    f"look at its kubelet: kubectl describe node {node}",
+                )
             if progress:
                 progress.update(status)
             time.sleep(2)
@@ -167,4 +196,5 @@ class ClusterBackend(ABC):
 def node_ready(node: dict) -> bool:
     """Whether a Node object's Ready condition is True (readiness lives in kubelab.core.readiness)."""
     from kubelab.core.readiness import is_ready
+
     return is_ready(node)

@@ -35,7 +35,13 @@ def run_printing_lines(args) -> subprocess.CompletedProcess:
     """Run a command and print each line of its output (stdout and stderr) through Python's own
     sys.stdout, so that it goes wherever that is pointed (a run's log, see progress.to_run_log),
     not straight to the process's file descriptors."""
-    process = subprocess.Popen([str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    process = subprocess.Popen(
+        [str(a) for a in args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
     for line in process.stdout:
         print(line, end="", flush=True)
     return subprocess.CompletedProcess(args, process.wait())
@@ -48,23 +54,30 @@ def config_path(config: str) -> Path:
         path = CLUSTERS / f"{config}.yaml"
     if not path.exists():
         known = ", ".join(sorted(p.stem for p in CLUSTERS.glob("*.yaml")))
-        raise KubelabError(f"no cluster config {config!r} ({path} does not exist)", f"use one of: {known}")
+        raise KubelabError(
+            f"no cluster config {config!r} ({path} does not exist)", f"use one of: {known}"
+        )
     return path
 
 
-KUBELAB_FIELDS = ("addons", "kubernetes")   # what a cluster config may add to kind's own fields
+KUBELAB_FIELDS = ("addons", "kubernetes")  # what a cluster config may add to kind's own fields
 
 
 def load_config(path: Path) -> dict:
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
-        raise KubelabError(f"{path} is not valid YAML: {e}", "fix the file; it is a kind Cluster config") from None
+        raise KubelabError(
+            f"{path} is not valid YAML: {e}", "fix the file; it is a kind Cluster config"
+        ) from None
     if not isinstance(data, dict) or data.get("kind") != "Cluster":
-        raise KubelabError(f"{path} is not a kind Cluster config (kind: Cluster missing)",
-                           "see https://kind.sigs.k8s.io/docs/user/configuration/")
+        raise KubelabError(
+            f"{path} is not a kind Cluster config (kind: Cluster missing)",
+            "see https://kind.sigs.k8s.io/docs/user/configuration/",
+        )
     if data.get("kubernetes") is not None:
         from kubelab.cluster.offline.pins import load as load_pins
+
         data["kubernetes"] = str(data["kubernetes"])
         try:
             load_pins(kubernetes=data["kubernetes"])
@@ -78,10 +91,10 @@ class Record:
     name: str
     config_digest: str
     node_image: str | None
-    node_image_id: str | None   # the local image's ID: a rebuilt image makes the cluster stale
+    node_image_id: str | None  # the local image's ID: a rebuilt image makes the cluster stale
     mode: str
     created: float
-    config: str = "default"     # the config's name in clusters/ (or its path)
+    config: str = "default"  # the config's name in clusters/ (or its path)
 
 
 def read_record(name: str) -> Record | None:
@@ -108,7 +121,7 @@ class KindCluster(ClusterBackend):
         self.config_file = config_path(config)
         self.config = load_config(self.config_file)
         self.name = name or NAME_PREFIX + self.config_file.stem
-        self.context = None   # kind writes a kubeconfig of this cluster alone: its current context
+        self.context = None  # kind writes a kubeconfig of this cluster alone: its current context
         self._images_mode = images
         self._choice: ImageChoice | None = None
         self.dir = state_dir() / "clusters" / self.name
@@ -122,10 +135,18 @@ class KindCluster(ClusterBackend):
     def choice(self) -> ImageChoice:
         if self._choice is None:
             record = self.record()
-            if record and self._images_mode is None and record.config_digest == self.config_digest():
+            if (
+                record
+                and self._images_mode is None
+                and record.config_digest == self.config_digest()
+            ):
                 # An existing cluster keeps the images it was made with; no network probe needed.
-                self._choice = ImageChoice(record.mode, record.node_image, "the cluster was created with them",
-                                           self.kubernetes)
+                self._choice = ImageChoice(
+                    record.mode,
+                    record.node_image,
+                    "the cluster was created with them",
+                    self.kubernetes,
+                )
             else:
                 self._choice = choose(self._images_mode, self.kubernetes)
         return self._choice
@@ -154,12 +175,19 @@ class KindCluster(ClusterBackend):
 
     def node_names(self) -> list[str]:
         # kind's list, not the API server's: a stopped node's container is still a node to restore.
-        out = run([self.kind, "get", "nodes", "--name", self.name], f"listing the nodes of cluster {self.name}")
+        out = run(
+            [self.kind, "get", "nodes", "--name", self.name],
+            f"listing the nodes of cluster {self.name}",
+        )
         return sorted(out.split())
 
     def host_cgroup_version(self) -> int | None:
         try:
-            out = run(["docker", "info", "-f", "{{.CgroupVersion}}"], "reading the Docker host's cgroup version", timeout=20)
+            out = run(
+                ["docker", "info", "-f", "{{.CgroupVersion}}"],
+                "reading the Docker host's cgroup version",
+                timeout=20,
+            )
         except KubelabError:
             return None
         return int(out.strip()) if out.strip().isdigit() else None
@@ -169,18 +197,27 @@ class KindCluster(ClusterBackend):
     def _own_node(self, node: str) -> str:
         # docker exec reaches any container on the host: only this cluster's nodes are ours to touch.
         if not node.startswith(self.name + "-"):
-            raise KubelabError(f"{node!r} is not a node of cluster {self.name}",
-                               f"its nodes are named {self.name}-control-plane, {self.name}-worker, ...")
+            raise KubelabError(
+                f"{node!r} is not a node of cluster {self.name}",
+                f"its nodes are named {self.name}-control-plane, {self.name}-worker, ...",
+            )
         return node
 
-    def node_exec(self, node: str, argv: list[str], input: bytes | None = None,
-                  timeout: float = 300) -> subprocess.CompletedProcess:
+    def node_exec(
+        self, node: str, argv: list[str], input: bytes | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess:
         interactive = ["-i"] if input is not None else []
         try:
-            return subprocess.run(["docker", "exec", *interactive, self._own_node(node), *argv],
-                                  capture_output=True, input=input, timeout=timeout)
+            return subprocess.run(
+                ["docker", "exec", *interactive, self._own_node(node), *argv],
+                capture_output=True,
+                input=input,
+                timeout=timeout,
+            )
         except subprocess.TimeoutExpired:
-            raise KubelabError(f"running {' '.join(argv)[:200]} on node {node} failed: not done within {timeout:.0f} s") from None
+            raise KubelabError(
+                f"running {' '.join(argv)[:200]} on node {node} failed: not done within {timeout:.0f} s"
+            ) from None
 
     def node_container(self, node: str, verb: str) -> None:
         # A node is stopped by freezing its container (docker pause), not by stopping it: a stopped
@@ -191,12 +228,16 @@ class KindCluster(ClusterBackend):
         # address stays its own. A container stopped from outside (docker stop, a host reboot) is
         # started the ordinary way.
         if verb not in NODE_VERBS:
-            raise KubelabError(f"unknown node action {verb!r}", f"use one of: {', '.join(NODE_VERBS)}")
+            raise KubelabError(
+                f"unknown node action {verb!r}", f"use one of: {', '.join(NODE_VERBS)}"
+            )
         container = self._own_node(node)
         if verb == "stop":
             command = "pause" if self._container_state(node) == "running" else None
         elif verb == "start":
-            command = {"paused": "unpause", "running": None}.get(self._container_state(node), "start")
+            command = {"paused": "unpause", "running": None}.get(
+                self._container_state(node), "start"
+            )
         else:
             command = "restart"
             if self._container_state(node) == "paused":
@@ -224,8 +265,11 @@ class KindCluster(ClusterBackend):
 
     def _container_state(self, node: str) -> str:
         """running, paused, exited, ... (docker's State.Status: a paused container is also Running)."""
-        return run(["docker", "inspect", "-f", "{{.State.Status}}", self._own_node(node)],
-                   f"reading the state of node {node}'s container", timeout=30).strip()
+        return run(
+            ["docker", "inspect", "-f", "{{.State.Status}}", self._own_node(node)],
+            f"reading the state of node {node}'s container",
+            timeout=30,
+        ).strip()
 
     # -- verbs -------------------------------------------------------------------------------
 
@@ -251,11 +295,16 @@ class KindCluster(ClusterBackend):
         finally:
             self._lock_depth -= 1
             if self._lock_depth == 0:
-                self._lock_file.close()   # releases the lock
+                self._lock_file.close()  # releases the lock
                 self._lock_file = None
 
-    def up(self, recreate: bool = False, wait: float = 300, keep_on_failure: bool = False,
-           repair: bool = True) -> "KindCluster":
+    def up(
+        self,
+        recreate: bool = False,
+        wait: float = 300,
+        keep_on_failure: bool = False,
+        repair: bool = True,
+    ) -> "KindCluster":
         """Ensure the cluster runs: reuse a healthy one of the same config, else (re)create it.
         `repair=False` (a run or a notebook bringing its cluster up on its own) recreates only a
         missing or stale cluster, never one that merely has a problem now: other runs may be using
@@ -263,27 +312,38 @@ class KindCluster(ClusterBackend):
         with self.locked():
             return self._up(recreate, wait, keep_on_failure, repair)
 
-    def _up(self, recreate: bool, wait: float, keep_on_failure: bool, repair: bool = True) -> "KindCluster":
+    def _up(
+        self, recreate: bool, wait: float, keep_on_failure: bool, repair: bool = True
+    ) -> "KindCluster":
         require_docker()
         say(self.choice.describe())
         ensure_node_image(self.choice)
         record = self.record()
         if self.exists():
             if record is None:
-                raise KubelabError(f"a kind cluster named {self.name!r} exists, but kubelab did not create it",
-                                   f"kubelab leaves it alone: delete it yourself (kind delete cluster --name {self.name}), or use --name")
-            stale = (record.config_digest != self.config_digest() or record.node_image != self.choice.node_image
-                     or record.node_image_id != self.node_image_id())
+                raise KubelabError(
+                    f"a kind cluster named {self.name!r} exists, but kubelab did not create it",
+                    f"kubelab leaves it alone: delete it yourself (kind delete cluster --name {self.name}), or use --name",
+                )
+            stale = (
+                record.config_digest != self.config_digest()
+                or record.node_image != self.choice.node_image
+                or record.node_image_id != self.node_image_id()
+            )
             problem = "" if recreate or stale else self.problem()
             if not recreate and not stale and not problem:
                 say(f"reusing cluster {self.name} (healthy, same config)")
                 self._contain()
                 return self
             if problem and not repair and not recreate and not stale:
-                say(f"using cluster {self.name} as it is ({problem}); `kubelab up` would recreate it")
+                say(
+                    f"using cluster {self.name} as it is ({problem}); `kubelab up` would recreate it"
+                )
                 self._contain()
                 return self
-            say(f"recreating cluster {self.name} ({'asked to' if recreate else 'config or images changed' if stale else problem})")
+            say(
+                f"recreating cluster {self.name} ({'asked to' if recreate else 'config or images changed' if stale else problem})"
+            )
             self.down()
         self.create(wait, keep_on_failure)
         return self
@@ -293,8 +353,11 @@ class KindCluster(ClusterBackend):
         images are pulled from registries, so such clusters are left alone."""
         if self.choice.mode == "offline":
             from kubelab.cluster import containment
+
             subnets = containment.ensure()
-            say(f"traffic from the kind network ({', '.join(subnets)}) to anywhere else is refused (kubelab.cluster.containment)")
+            say(
+                f"traffic from the kind network ({', '.join(subnets)}) to anywhere else is refused (kubelab.cluster.containment)"
+            )
 
     def create(self, wait: float, keep_on_failure: bool = False) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -302,35 +365,55 @@ class KindCluster(ClusterBackend):
         # `addons` and `kubernetes` are kubelab's, not kind's (kind refuses fields it does not know).
         kind_config = {k: v for k, v in self.config.items() if k not in KUBELAB_FIELDS}
         rendered.write_text(yaml.safe_dump(kind_config, sort_keys=False))
-        args = [self.kind, "create", "cluster", "--name", self.name, "--config", rendered,
-                "--kubeconfig", self.kubeconfig, "--wait", "0s"] + (["--retain"] if keep_on_failure else [])
+        args = [
+            self.kind,
+            "create",
+            "cluster",
+            "--name",
+            self.name,
+            "--config",
+            rendered,
+            "--kubeconfig",
+            self.kubeconfig,
+            "--wait",
+            "0s",
+        ] + (["--retain"] if keep_on_failure else [])
         if self.choice.node_image:
             args += ["--image", self.choice.node_image]
         # Written first: if creation is interrupted, `down` and `gc` know the half-made cluster is ours.
         self._write_record()
-        say(f"creating cluster {self.name} from {self.config_file.relative_to(CLUSTERS.parent)} ...")
+        say(
+            f"creating cluster {self.name} from {self.config_file.relative_to(CLUSTERS.parent)} ..."
+        )
         started = time.monotonic()
         try:
             result = run_printing_lines(args)
             if result.returncode != 0:
-                raise KubelabError(f"kind could not create cluster {self.name} (exit {result.returncode}; its output is above)",
-                                   "run 'kubelab doctor'; if a node image is stale, 'kubelab images build --force-node'")
-            self._contain()   # as soon as the nodes exist, before anything runs on them
+                raise KubelabError(
+                    f"kind could not create cluster {self.name} (exit {result.returncode}; its output is above)",
+                    "run 'kubelab doctor'; if a node image is stale, 'kubelab images build --force-node'",
+                )
+            self._contain()  # as soon as the nodes exist, before anything runs on them
             self.wait_ready(wait)
             for addon in self.config.get("addons") or []:
                 from kubelab.cluster.addons import install
+
                 install(self, addon)
         except BaseException:
             if keep_on_failure:
-                say(f"keeping the failed cluster {self.name} for inspection; 'kubelab down' deletes it")
+                say(
+                    f"keeping the failed cluster {self.name} for inspection; 'kubelab down' deletes it"
+                )
             else:
                 say(f"cleaning up the half-made cluster {self.name}")
                 try:
                     self.down(quiet=True)
-                except KubelabError as e:   # the creation's own error matters more; say this one too
+                except KubelabError as e:  # the creation's own error matters more; say this one too
                     say(str(e))
             raise
-        say(f"cluster {self.name} ready in {time.monotonic() - started:.0f} s; kubeconfig: {self.kubeconfig}")
+        say(
+            f"cluster {self.name} ready in {time.monotonic() - started:.0f} s; kubeconfig: {self.kubeconfig}"
+        )
 
     def down(self, quiet: bool = False) -> None:
         with self.locked():
@@ -339,17 +422,32 @@ class KindCluster(ClusterBackend):
     def _down(self, quiet: bool) -> None:
         if self.record() is None:
             if self.exists():
-                raise KubelabError(f"kubelab did not create cluster {self.name!r}; it leaves it alone")
+                raise KubelabError(
+                    f"kubelab did not create cluster {self.name!r}; it leaves it alone"
+                )
             if not quiet:
                 say(f"no cluster {self.name}")
             return
-        result = subprocess.run([str(self.kind), "delete", "cluster", "--name", self.name, "--kubeconfig", str(self.kubeconfig)],
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            [
+                str(self.kind),
+                "delete",
+                "cluster",
+                "--name",
+                self.name,
+                "--kubeconfig",
+                str(self.kubeconfig),
+            ],
+            capture_output=True,
+            text=True,
+        )
         if result.returncode != 0:
             # The record stays: it is what lets `kubelab down` and `kubelab gc` try again.
             output = (result.stderr + result.stdout).strip()
-            raise KubelabError(f"deleting cluster {self.name} failed (kind delete cluster, exit {result.returncode}): {output}",
-                               f"see whether Docker answers (kubelab doctor), then run 'kubelab down --name {self.name}' again")
+            raise KubelabError(
+                f"deleting cluster {self.name} failed (kind delete cluster, exit {result.returncode}): {output}",
+                f"see whether Docker answers (kubelab doctor), then run 'kubelab down --name {self.name}' again",
+            )
         for f in ("record.json", "kubeconfig", "kind-config.yaml"):
             (self.dir / f).unlink(missing_ok=True)
         shutil.rmtree(self.dir / "kube-cache", ignore_errors=True)
@@ -359,22 +457,37 @@ class KindCluster(ClusterBackend):
     def node_image_id(self) -> str | None:
         if not self.choice.node_image:
             return None
-        result = subprocess.run(["docker", "image", "inspect", "-f", "{{.Id}}", self.choice.node_image],
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            ["docker", "image", "inspect", "-f", "{{.Id}}", self.choice.node_image],
+            capture_output=True,
+            text=True,
+        )
         return result.stdout.strip() or None
 
     def _write_record(self) -> None:
-        config = self.config_file.stem if self.config_file.parent == CLUSTERS else str(self.config_file)
-        record = Record(self.name, self.config_digest(), self.choice.node_image, self.node_image_id(),
-                        self.choice.mode, time.time(), config)
+        config = (
+            self.config_file.stem if self.config_file.parent == CLUSTERS else str(self.config_file)
+        )
+        record = Record(
+            self.name,
+            self.config_digest(),
+            self.choice.node_image,
+            self.node_image_id(),
+            self.choice.mode,
+            time.time(),
+            config,
+        )
         (self.dir / "record.json").write_text(json.dumps(record.__dict__, indent=1))
 
     # -- health ------------------------------------------------------------------------------
 
     def system_pods_not_running(self) -> list[str]:
         out = self.kubectl("get", "pods", "-n", "kube-system", "-o", "json", timeout=20)
-        return [f"{p['metadata']['name']} ({p['status'].get('phase')})" for p in json.loads(out)["items"]
-                if p["status"].get("phase") != "Running"]
+        return [
+            f"{p['metadata']['name']} ({p['status'].get('phase')})"
+            for p in json.loads(out)["items"]
+            if p["status"].get("phase") != "Running"
+        ]
 
     def problem(self) -> str:
         try:
@@ -397,11 +510,30 @@ class KindCluster(ClusterBackend):
     def moved_nodes(self, nodes: list[dict] | None = None) -> list[str]:
         """Nodes whose registered InternalIP is no longer their container's address."""
         from kubelab.cluster.node import internal_ips
-        registered = {n["metadata"]["name"]: set(internal_ips(n)) for n in (self.nodes() if nodes is None else nodes)}
-        out = run(["docker", "inspect", "-f", "{{.Name}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", *registered],
-                  "reading the node containers' addresses")
-        actual = {name.lstrip("/"): set(addresses) for name, *addresses in (line.split() for line in out.splitlines())}
-        return [name for name, addresses in registered.items() if not addresses <= actual.get(name, set())]
+
+        registered = {
+            n["metadata"]["name"]: set(internal_ips(n))
+            for n in (self.nodes() if nodes is None else nodes)
+        }
+        out = run(
+            [
+                "docker",
+                "inspect",
+                "-f",
+                "{{.Name}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+                *registered,
+            ],
+            "reading the node containers' addresses",
+        )
+        actual = {
+            name.lstrip("/"): set(addresses)
+            for name, *addresses in (line.split() for line in out.splitlines())
+        }
+        return [
+            name
+            for name, addresses in registered.items()
+            if not addresses <= actual.get(name, set())
+        ]
 
     def wait_ready(self, timeout: float) -> None:
         """Wait for every node Ready and every kube-system pod Running, saying what is still missing."""
@@ -415,8 +547,13 @@ class KindCluster(ClusterBackend):
                 if len(status) < expected:
                     pending.append(f"{expected - len(status)} node(s) not registered")
                 pods = self.system_pods_not_running() if not pending else []
-                now = (f"waiting for nodes: {', '.join(pending)}" if pending
-                       else f"waiting for kube-system pods: {', '.join(pods)}" if pods else "")
+                now = (
+                    f"waiting for nodes: {', '.join(pending)}"
+                    if pending
+                    else f"waiting for kube-system pods: {', '.join(pods)}"
+                    if pods
+                    else ""
+                )
             except (KubelabError, subprocess.TimeoutExpired) as e:
                 now = f"waiting for the API server ({str(e).splitlines()[0][:100]})"
             if not now:
@@ -425,6 +562,8 @@ class KindCluster(ClusterBackend):
                 say(now)
                 last = now
             if time.monotonic() > deadline:
-                raise KubelabError(f"cluster {self.name} not ready after {timeout:.0f} s; last seen: {now}",
-                                   f"look at the nodes: docker exec {self.name}-control-plane journalctl -u kubelet")
+                raise KubelabError(
+                    f"cluster {self.name} not ready after {timeout:.0f} s; last seen: {now}",
+                    f"look at the nodes: docker exec {self.name}-control-plane journalctl -u kubelet",
+                )
             time.sleep(2)

@@ -32,8 +32,23 @@ from kubelab.core.progress import Progress
 from kubelab.cluster.node.kubelet import NodeKubelet
 from kubelab.cluster.node.machine import NodeMachine
 from kubelab.cluster.node.records import (  # noqa: F401  (CONTROLLER_TAINTS, SAVED_SPEC: read by tests and gc)
-    ADDED_IMAGES, CONTAINERD_CONFIG, CONTROLLER_TAINTS, ON_NODE, PULLED_IMAGES, RUNTIME_LOGS, SAVED, SAVED_CONTAINERD_CONFIG,
-    SAVED_IMAGE_NAMES, SAVED_IMAGES, SAVED_SPEC, SCHEDULING, STATIC_PODS, STOPPED_NODE, STOPPED_UNITS, unit_name)
+    ADDED_IMAGES,
+    CONTAINERD_CONFIG,
+    CONTROLLER_TAINTS,
+    ON_NODE,
+    PULLED_IMAGES,
+    RUNTIME_LOGS,
+    SAVED,
+    SAVED_CONTAINERD_CONFIG,
+    SAVED_IMAGE_NAMES,
+    SAVED_IMAGES,
+    SAVED_SPEC,
+    SCHEDULING,
+    STATIC_PODS,
+    STOPPED_NODE,
+    STOPPED_UNITS,
+    unit_name,
+)
 from kubelab.cluster.node.runtime import NodeRuntime
 from kubelab.cluster.node.scheduling import NodeScheduling
 from kubelab.cluster.node.shell import NodeShell
@@ -41,15 +56,27 @@ from kubelab.cluster.node.shell import NodeShell
 
 def internal_ips(node: dict) -> list[str]:
     """The InternalIP addresses a Node object (as the API gives it) reports in status.addresses."""
-    return [a["address"] for a in (node.get("status") or {}).get("addresses") or [] if a.get("type") == "InternalIP"]
+    return [
+        a["address"]
+        for a in (node.get("status") or {}).get("addresses") or []
+        if a.get("type") == "InternalIP"
+    ]
 
 
 class Node(NodeShell, NodeMachine, NodeScheduling, NodeRuntime, NodeKubelet):
+    """One node of a cluster, by its full name (e.g. kubelab-default-worker).
+
+    Commands inside it go through the cluster backend (`cluster.node_exec`: `docker exec` on kind);
+    scheduling changes go through the API server. Every change is recorded before it is made, so
+    `restore()` (or `restore_nodes`, in a later process) can undo it. Its verbs live in five parts,
+    one job each: shell (sh, processes, cgroups, journal), machine (stop, start, services),
+    scheduling (cordon, taint), runtime (images, sandboxes, runtime handlers) and kubelet (its
+    configuration, restarts, static pods)."""
 
     def changed(self) -> list[str]:
         """What restore() would put back on this node (how `kubelab gc` finds leftovers)."""
         if not self.running():
-            return [STOPPED_NODE]   # nothing else can be read until it runs again
+            return [STOPPED_NODE]  # nothing else can be read until it runs again
         out = self.sh(f"ls {SAVED} 2>/dev/null || true").split()
         changes = [ON_NODE[name] for name in ON_NODE if name in out]
         if SAVED_SPEC in (self._node_object()["metadata"].get("annotations") or {}):
@@ -70,7 +97,9 @@ class Node(NodeShell, NodeMachine, NodeScheduling, NodeRuntime, NodeKubelet):
             for unit in self.stopped_services():
                 self.sh(f"systemctl start {unit_name(unit)}")
             self.sh(f"rm -f {STOPPED_UNITS}")
-            self.cluster.wait_node_ready(self.name, 120, Progress(f"{self.name} to be Ready after starting its services"))
+            self.cluster.wait_node_ready(
+                self.name, 120, Progress(f"{self.name} to be Ready after starting its services")
+            )
         added = set(self.sh(f"cat {ADDED_IMAGES} 2>/dev/null || true").split())
         if added:
             present = self.images()
@@ -79,7 +108,10 @@ class Node(NodeShell, NodeMachine, NodeScheduling, NodeRuntime, NodeKubelet):
             self.sh(f"rm {ADDED_IMAGES}")
         if "pulled images" in changed:
             from kubelab.cluster.leftovers import removable_images
-            for image_id in removable_images(self._image_listing(), self.sh(f"cat {PULLED_IMAGES}")):
+
+            for image_id in removable_images(
+                self._image_listing(), self.sh(f"cat {PULLED_IMAGES}")
+            ):
                 self.sh(f"crictl rmi {shlex.quote(image_id)}")
             self.sh(f"rm {PULLED_IMAGES}")
         if "registry tags" in changed:
@@ -92,8 +124,10 @@ class Node(NodeShell, NodeMachine, NodeScheduling, NodeRuntime, NodeKubelet):
                 self.sh(f"rmdir {shlex.quote(folder)} 2>/dev/null || true")
             self.sh(f"rm {STATIC_PODS}")
         if "runtime handlers" in changed:
-            self.sh(f"cp {SAVED_CONTAINERD_CONFIG} {CONTAINERD_CONFIG} && rm -f /usr/local/bin/kubelab-* "
-                    f"&& rm {SAVED_CONTAINERD_CONFIG}")
+            self.sh(
+                f"cp {SAVED_CONTAINERD_CONFIG} {CONTAINERD_CONFIG} && rm -f /usr/local/bin/kubelab-* "
+                f"&& rm {SAVED_CONTAINERD_CONFIG}"
+            )
             self._restart_containerd()
         # after the handler is gone: its wrapper writes no more
         if "runtime handler logs" in changed:
@@ -110,8 +144,10 @@ class Node(NodeShell, NodeMachine, NodeScheduling, NodeRuntime, NodeKubelet):
                 self.sh(f"ctr -n k8s.io images import {SAVED_IMAGES}")
                 still = [name for name in missing if name not in self.images()]
                 if still:
-                    raise KubelabError(f"on {self.name}: could not restore images {', '.join(still)}",
-                                       f"the saved copy stays in {SAVED_IMAGES} on the node; recreate the cluster with `kubelab down && kubelab up`")
+                    raise KubelabError(
+                        f"on {self.name}: could not restore images {', '.join(still)}",
+                        f"the saved copy stays in {SAVED_IMAGES} on the node; recreate the cluster with `kubelab down && kubelab up`",
+                    )
             self.sh(f"rm -f {SAVED_IMAGES} {SAVED_IMAGE_NAMES}")
             if missing:
                 print(f"{self.name}: restored {len(missing)} images: {', '.join(missing)}")
@@ -139,7 +175,7 @@ def restore_nodes(cluster) -> dict[str, list[str]]:
     restored: dict[str, list[str]] = {}
     names = cluster.node_names()
     stopped = [name for name in names if not cluster.node_running(name)]
-    for name in stopped:   # all at once: they become Ready together
+    for name in stopped:  # all at once: they become Ready together
         cluster.node_container(name, "start")
         restored[name] = [STOPPED_NODE]
     for name in stopped:
@@ -154,7 +190,8 @@ def restore_nodes(cluster) -> dict[str, list[str]]:
         if changed:
             restored[name] = [*restored.get(name, []), *changed]
     if failures:
-        raise KubelabError("restoring the nodes failed on " + "; ".join(failures),
-                           "run 'kubelab gc' to try again; if that fails too, recreate the cluster: kubelab up --recreate")
+        raise KubelabError(
+            "restoring the nodes failed on " + "; ".join(failures),
+            "run 'kubelab gc' to try again; if that fails too, recreate the cluster: kubelab up --recreate",
+        )
     return restored
-

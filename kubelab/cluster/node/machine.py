@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 
-
 from kubelab.core.errors import KubelabError
 from kubelab.core.progress import Progress
 
@@ -28,12 +27,16 @@ class NodeMachine:
     def start(self, timeout: float = 180) -> None:
         """Start the node's machine again, and wait until the API server reports the node Ready."""
         self.cluster.node_container(self.name, "start")
-        self.cluster.wait_node_ready(self.name, timeout, Progress(f"{self.name} to be Ready after its start"))
+        self.cluster.wait_node_ready(
+            self.name, timeout, Progress(f"{self.name} to be Ready after its start")
+        )
 
     def restart(self, timeout: float = 180) -> None:
         """Restart the node's machine, and wait until the node is Ready again."""
         self.cluster.node_container(self.name, "restart")
-        self.cluster.wait_node_ready(self.name, timeout, Progress(f"{self.name} to be Ready after its restart"))
+        self.cluster.wait_node_ready(
+            self.name, timeout, Progress(f"{self.name} to be Ready after its restart")
+        )
 
     def docker(self, verb: str) -> None:
         """stop, start or restart the node's container: the older name of stop() / start() / restart()."""
@@ -46,7 +49,9 @@ class NodeMachine:
         """Stop a systemd unit inside the node (e.g. "kubelet" or "containerd"); restore() starts it again."""
         unit = unit_name(unit)
         # Written down before stopping: an interruption right after still leaves the record.
-        self.sh(f"mkdir -p {SAVED} && (grep -qxF {unit} {STOPPED_UNITS} 2>/dev/null || echo {unit} >> {STOPPED_UNITS})")
+        self.sh(
+            f"mkdir -p {SAVED} && (grep -qxF {unit} {STOPPED_UNITS} 2>/dev/null || echo {unit} >> {STOPPED_UNITS})"
+        )
         self.sh(f"systemctl stop {unit}")
         print(f"{self.name}: stopped {unit}")
 
@@ -54,9 +59,13 @@ class NodeMachine:
         """Start a unit stop_service() stopped, and wait until the node is Ready again."""
         unit = unit_name(unit)
         self.sh(f"systemctl start {unit}")
-        self.sh(f"if [ -e {STOPPED_UNITS} ]; then grep -vxF {unit} {STOPPED_UNITS} > {STOPPED_UNITS}.new || true; "
-                f"mv {STOPPED_UNITS}.new {STOPPED_UNITS}; [ -s {STOPPED_UNITS} ] || rm {STOPPED_UNITS}; fi")
-        self.cluster.wait_node_ready(self.name, timeout, Progress(f"{self.name} to be Ready after starting {unit}"))
+        self.sh(
+            f"if [ -e {STOPPED_UNITS} ]; then grep -vxF {unit} {STOPPED_UNITS} > {STOPPED_UNITS}.new || true; "
+            f"mv {STOPPED_UNITS}.new {STOPPED_UNITS}; [ -s {STOPPED_UNITS} ] || rm {STOPPED_UNITS}; fi"
+        )
+        self.cluster.wait_node_ready(
+            self.name, timeout, Progress(f"{self.name} to be Ready after starting {unit}")
+        )
 
     def stopped_services(self) -> list[str]:
         """Units stopped with stop_service() and not started since."""

@@ -10,7 +10,6 @@ import time
 from kubelab.core.errors import KubelabError
 
 
-
 class NodeShell:
     """Looking inside a node (a part of Node)."""
 
@@ -20,12 +19,19 @@ class NodeShell:
     def __repr__(self) -> str:
         return f"Node({self.name})"
 
-    def sh(self, command: str, check: bool = True, quiet: bool = True, input: bytes | None = None) -> str:
+    def sh(
+        self, command: str, check: bool = True, quiet: bool = True, input: bytes | None = None
+    ) -> str:
         """Run a shell command in the node; returns its output (printed too unless quiet)."""
         result = self.cluster.node_exec(self.name, ["sh", "-c", command], input=input, timeout=300)
-        stdout, stderr = result.stdout.decode(errors="replace"), result.stderr.decode(errors="replace")
+        stdout, stderr = (
+            result.stdout.decode(errors="replace"),
+            result.stderr.decode(errors="replace"),
+        )
         if check and result.returncode != 0:
-            raise KubelabError(f"on {self.name}: `{command}` failed (exit {result.returncode}): {stderr.strip()[:500]}")
+            raise KubelabError(
+                f"on {self.name}: `{command}` failed (exit {result.returncode}): {stderr.strip()[:500]}"
+            )
         if not quiet:
             print(stdout.rstrip())
         return stdout
@@ -36,8 +42,14 @@ class NodeShell:
         for line in self.sh(f"cat /proc/{int(pid)}/cgroup").splitlines():
             _, controllers, path = line.split(":", 2)
             if controller in controllers.split(",") or (controller == "" and controllers == ""):
-                return f"/sys/fs/cgroup/{controllers or 'unified'}{path}" if controller else f"/sys/fs/cgroup{path}"
-        raise KubelabError(f"no {controller or 'cgroup v2'} cgroup for process {pid} on {self.name}")
+                return (
+                    f"/sys/fs/cgroup/{controllers or 'unified'}{path}"
+                    if controller
+                    else f"/sys/fs/cgroup{path}"
+                )
+        raise KubelabError(
+            f"no {controller or 'cgroup v2'} cgroup for process {pid} on {self.name}"
+        )
 
     def process_cgroup_file(self, pid: int, controller: str, name: str) -> str:
         """A cgroup file of a process (e.g. one started behind the kubelet's back with `ctr run`)."""
@@ -47,7 +59,9 @@ class NodeShell:
         """The node's PID of a CRI container's main process; `container_id` with or without its
         "containerd://" prefix."""
         container_id = container_id.split("://")[-1]
-        return int(json.loads(self.sh(f"crictl inspect {shlex.quote(container_id)}"))["info"]["pid"])
+        return int(
+            json.loads(self.sh(f"crictl inspect {shlex.quote(container_id)}"))["info"]["pid"]
+        )
 
     def container_cgroup(self, container_id: str, controller: str) -> str:
         """The cgroup folder of a CRI container's main process (see process_cgroup)."""
@@ -63,12 +77,18 @@ class NodeShell:
         moment without a daemon (kube-proxy, say) that must not be restarted to be gone."""
         pid, seconds = int(pid), float(seconds)
         if not 0 < seconds <= 60:
-            raise KubelabError(f"freezing for {seconds} s: at most 60 s", "a frozen daemon misses every change meanwhile")
-        self.sh(f"kill -STOP {pid} && setsid sh -c 'sleep {seconds}; kill -CONT {pid}' >/dev/null 2>&1 < /dev/null &")
+            raise KubelabError(
+                f"freezing for {seconds} s: at most 60 s",
+                "a frozen daemon misses every change meanwhile",
+            )
+        self.sh(
+            f"kill -STOP {pid} && setsid sh -c 'sleep {seconds}; kill -CONT {pid}' >/dev/null 2>&1 < /dev/null &"
+        )
 
     def cgroup_version(self) -> int:
         """1 or 2: the cgroup version this node runs (its host's; probed, never assumed)."""
         from kubelab.core.units import version_of
+
         return version_of(self.sh("stat -fc %T /sys/fs/cgroup"))
 
     def container_memory(self, container_id: str) -> dict[str, int]:
@@ -77,9 +97,17 @@ class NodeShell:
         among them "shmem" (tmpfs pages it wrote, which cannot be reclaimed while the files exist)."""
         v2 = self.cgroup_version() == 2
         folder = self.container_cgroup(container_id, "" if v2 else "memory")
-        usage, _, stat = self.sh(f"cat {folder}/{'memory.current' if v2 else 'memory.usage_in_bytes'}; "
-                                 f"echo ---; cat {folder}/memory.stat").partition("---")
-        return {"usage": int(usage), **{key: int(value) for key, value in (line.split() for line in stat.strip().splitlines())}}
+        usage, _, stat = self.sh(
+            f"cat {folder}/{'memory.current' if v2 else 'memory.usage_in_bytes'}; "
+            f"echo ---; cat {folder}/memory.stat"
+        ).partition("---")
+        return {
+            "usage": int(usage),
+            **{
+                key: int(value)
+                for key, value in (line.split() for line in stat.strip().splitlines())
+            },
+        }
 
     def container_proc_file(self, container_id: str, name: str) -> str:
         """A /proc file of a CRI container's main process as the node sees it (e.g. "oom_score_adj",
@@ -89,7 +117,9 @@ class NodeShell:
     def journal(self, unit: str, since: float, grep: str = "") -> list[tuple[float, str]]:
         """Lines a systemd unit (e.g. 'kubelet') logged since a Unix time, as (Unix time, text)."""
         since_text = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(since))
-        out = self.sh(f"TZ=UTC journalctl -u {unit} --since '{since_text}' -o short-unix --no-pager")
+        out = self.sh(
+            f"TZ=UTC journalctl -u {unit} --since '{since_text}' -o short-unix --no-pager"
+        )
         lines = []
         for line in out.splitlines():
             stamp, _, text = line.partition(" ")

@@ -14,7 +14,7 @@ from kubelab.cluster.offline import oci
 from kubelab.cluster.offline.pins import Component
 from kubelab.cluster.offline.steps import Step
 
-KIND_VERSION = 1   # bump when this module changes what a debian step produces
+KIND_VERSION = 1  # bump when this module changes what a debian step produces
 DEBIAN_MIRROR = os.environ.get("KUBELAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 
 
@@ -24,11 +24,21 @@ def key_inputs(component: Component) -> list:
 
 def build(step: Step, component: Component) -> None:
     if os.geteuid() != 0:
-        raise KubelabError("debootstrap needs root", "run the offline build as root (sudo make test)")
+        raise KubelabError(
+            "debootstrap needs root", "run the offline build as root (sudo make test)"
+        )
     install_debian_package(step, "debootstrap", "debootstrap")
     rootfs = step.workdir / "rootfs"
-    step.run(["debootstrap", "--variant=minbase", "--include=" + ",".join(component.get("packages")),
-              component.get("suite"), rootfs, DEBIAN_MIRROR])
+    step.run(
+        [
+            "debootstrap",
+            "--variant=minbase",
+            "--include=" + ",".join(component.get("packages")),
+            component.get("suite"),
+            rootfs,
+            DEBIAN_MIRROR,
+        ]
+    )
     unpack = component.get("unpack")
     if unpack:
         unpack_packages(step, unpack["suite"], unpack["packages"], rootfs)
@@ -44,6 +54,7 @@ def unpack_packages(step: Step, suite: str, packages: list[str], root: Path) -> 
     import hashlib
     import lzma
     import urllib.request
+
     arch = oci.host_arch()
     index_url = f"{DEBIAN_MIRROR}/dists/{suite}/main/binary-{arch}/Packages.xz"
     step.status = f"reading {index_url}"
@@ -51,7 +62,11 @@ def unpack_packages(step: Step, suite: str, packages: list[str], root: Path) -> 
         index = lzma.decompress(response.read()).decode()
     entries = {}
     for paragraph in index.split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in paragraph.splitlines() if ": " in line and not line.startswith(" "))
+        fields = dict(
+            line.split(": ", 1)
+            for line in paragraph.splitlines()
+            if ": " in line and not line.startswith(" ")
+        )
         if fields.get("Package") in packages:
             entries[fields["Package"]] = fields
     missing = sorted(set(packages) - set(entries))
@@ -60,10 +75,14 @@ def unpack_packages(step: Step, suite: str, packages: list[str], root: Path) -> 
     for name in packages:
         fields = entries[name]
         step.status = f"unpacking {name} {fields['Version']} from {suite}"
-        with urllib.request.urlopen(f"{DEBIAN_MIRROR}/{fields['Filename']}", timeout=300) as response:
+        with urllib.request.urlopen(
+            f"{DEBIAN_MIRROR}/{fields['Filename']}", timeout=300
+        ) as response:
             data = response.read()
         if hashlib.sha256(data).hexdigest() != fields["SHA256"]:
-            raise KubelabError(f"{fields['Filename']} does not match the SHA256 in {suite}'s package index")
+            raise KubelabError(
+                f"{fields['Filename']} does not match the SHA256 in {suite}'s package index"
+            )
         deb = step.workdir / f"{name}.deb"
         deb.write_bytes(data)
         step.run(["dpkg-deb", "-x", deb, root])
@@ -79,7 +98,10 @@ def install_debian_package(step: Step, command: str, package: str) -> None:
         raise KubelabError(f"'{command}' is not installed", f"apt-get install {package}")
     step.log(f"installing {package}")
     step.run(["apt-get", "update"])
-    step.run(["apt-get", "install", "-y", "--no-install-recommends", package], env={"DEBIAN_FRONTEND": "noninteractive"})
+    step.run(
+        ["apt-get", "install", "-y", "--no-install-recommends", package],
+        env={"DEBIAN_FRONTEND": "noninteractive"},
+    )
 
 
 class Rootfs:
@@ -110,7 +132,10 @@ class Rootfs:
                 target = os.readlink(self.root / here)
                 links[here] = target
                 base = [] if target.startswith("/") else done
-                pending = os.path.normpath("/".join(base + [target.strip("/")])).strip("/").split("/") + pending[1:]
+                pending = (
+                    os.path.normpath("/".join(base + [target.strip("/")])).strip("/").split("/")
+                    + pending[1:]
+                )
                 done = []
             else:
                 done.append(pending.pop(0))
@@ -124,16 +149,27 @@ class Rootfs:
             if "=>" in parts and len(parts) >= 3 and parts[2].startswith("/"):
                 libs.append(parts[2])
             elif parts and parts[0].startswith("/"):
-                libs.append(parts[0])   # the dynamic loader
+                libs.append(parts[0])  # the dynamic loader
         return libs
 
 
 def network_tools(fs: Rootfs) -> oci.Image:
     """iptables (nft backend, as the node uses), conntrack and ip, for kube-proxy and kindnetd."""
     # The match and target extensions are loaded at run time, with libraries of their own (libm).
-    extensions = sorted(f"/{p.relative_to(fs.root)}" for p in fs.root.glob("usr/lib/*-linux-gnu/xtables/*.so"))
-    files, links = fs.collect(["/usr/sbin/xtables-nft-multi", "/usr/sbin/conntrack", "/sbin/ip", *extensions])
-    for tool in ("iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore"):
+    extensions = sorted(
+        f"/{p.relative_to(fs.root)}" for p in fs.root.glob("usr/lib/*-linux-gnu/xtables/*.so")
+    )
+    files, links = fs.collect(
+        ["/usr/sbin/xtables-nft-multi", "/usr/sbin/conntrack", "/sbin/ip", *extensions]
+    )
+    for tool in (
+        "iptables",
+        "iptables-save",
+        "iptables-restore",
+        "ip6tables",
+        "ip6tables-save",
+        "ip6tables-restore",
+    ):
         links[f"usr/sbin/{tool}"] = "xtables-nft-multi"
     return oci.Image("", files=files, symlinks=links)
 
@@ -141,8 +177,11 @@ def network_tools(fs: Rootfs) -> oci.Image:
 def busybox(fs: Rootfs) -> oci.Image:
     """Debian's static busybox with a link for every applet."""
     applets = fs.step.output(["chroot", fs.root, "/bin/busybox", "--list-full"]).split()
-    return oci.Image("", files={"bin/busybox": fs.root / "bin/busybox"},
-                     symlinks={a: "/bin/busybox" for a in applets if a != "bin/busybox"})
+    return oci.Image(
+        "",
+        files={"bin/busybox": fs.root / "bin/busybox"},
+        symlinks={a: "/bin/busybox" for a in applets if a != "bin/busybox"},
+    )
 
 
 BASES = {"busybox": busybox, "network-tools": network_tools}

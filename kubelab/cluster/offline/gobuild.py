@@ -16,12 +16,13 @@ from kubelab.core.paths import OFFLINE
 from kubelab.cluster.offline.pins import Component, Pins
 from kubelab.cluster.offline.steps import Step, digest_files
 
-KIND_VERSION = 1   # bump when this module changes what a go step produces
+KIND_VERSION = 1  # bump when this module changes what a go step produces
 
 
 def host_arch() -> str:
     """The GOARCH of this machine: the nodes run here, so their binaries are built for it."""
     from kubelab.cluster.offline.oci import host_arch as oci_arch
+
     return oci_arch()
 
 
@@ -33,9 +34,13 @@ def go_env(goarch: str) -> dict:
 @cache
 def go_version() -> str:
     try:
-        return subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["go", "env", "GOVERSION"], capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        raise KubelabError("the offline build needs Go (`go` on PATH)", "install Go >= 1.26 from your OS or go.dev") from None
+        raise KubelabError(
+            "the offline build needs Go (`go` on PATH)", "install Go >= 1.26 from your OS or go.dev"
+        ) from None
 
 
 def key_inputs(component: Component, goarch: str) -> list:
@@ -55,9 +60,14 @@ def version_ldflags(pins: Pins) -> list[str]:
     major, minor = v.lstrip("v").split(".")[:2]
     flags = []
     for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
-        for var, value in (("gitVersion", v), ("gitMajor", major), ("gitMinor", minor),
-                           ("gitCommit", f"module-k8s.io/kubernetes@{v}"), ("gitTreeState", "clean"),
-                           ("buildDate", pins["kubernetes"]["build_date"])):
+        for var, value in (
+            ("gitVersion", v),
+            ("gitMajor", major),
+            ("gitMinor", minor),
+            ("gitCommit", f"module-k8s.io/kubernetes@{v}"),
+            ("gitTreeState", "clean"),
+            ("buildDate", pins["kubernetes"]["build_date"]),
+        ):
             flags.append(f"-X {pkg}.{var}={value}")
     return flags
 
@@ -73,10 +83,16 @@ def build(step: Step, component: Component, pins: Pins, goarch: str) -> None:
         module = step.workdir / "module"
         module.mkdir()
         (module / "go.mod").write_text(f"module kubelab.dev/build/{component.name}\n\ngo 1.26\n")
-        step.run(["go", "get", *(f"{p}@{component.version}" for p in packages)], cwd=module, env=env)
-    ldflags = " ".join(["-s", "-w", *(version_ldflags(pins) if component.get("version_ldflags") else [])])
+        step.run(
+            ["go", "get", *(f"{p}@{component.version}" for p in packages)], cwd=module, env=env
+        )
+    ldflags = " ".join(
+        ["-s", "-w", *(version_ldflags(pins) if component.get("version_ldflags") else [])]
+    )
     step.status = f"listing the packages of {', '.join(packages)}"
-    deps = step.output(["go", "list", "-deps", "-f", "{{.ImportPath}}", *packages], cwd=module, env=env).split()
+    deps = step.output(
+        ["go", "list", "-deps", "-f", "{{.ImportPath}}", *packages], cwd=module, env=env
+    ).split()
     compiled = []
 
     def count(line: str) -> None:
@@ -84,16 +100,25 @@ def build(step: Step, component: Component, pins: Pins, goarch: str) -> None:
         if line.strip() in deps_set:
             compiled.append(line)
             step.status = f"{len(compiled)} of {len(deps)} packages compiled"
+
     deps_set = set(deps)
     step.status = f"0 of {len(deps)} packages compiled"
     names = component.get("binaries")
     if names:
         for package, name in zip(packages, names, strict=True):
-            step.run(["go", "build", "-v", "-trimpath", "-ldflags", ldflags, "-o", out / name, package],
-                     cwd=module, env=env, watch=count)
+            step.run(
+                ["go", "build", "-v", "-trimpath", "-ldflags", ldflags, "-o", out / name, package],
+                cwd=module,
+                env=env,
+                watch=count,
+            )
     else:
-        step.run(["go", "build", "-v", "-trimpath", "-ldflags", ldflags, "-o", f"{out}/", *packages],
-                 cwd=module, env=env, watch=count)
+        step.run(
+            ["go", "build", "-v", "-trimpath", "-ldflags", ldflags, "-o", f"{out}/", *packages],
+            cwd=module,
+            env=env,
+            watch=count,
+        )
     if component.get("version_ldflags") and goarch == host_arch():
         version = step.output([out / "kubeadm", "version", "-o", "short"]).strip()
         if version != pins.kubernetes:
@@ -111,4 +136,3 @@ def elf_machine(binary: Path) -> str:
         raise KubelabError(f"{binary} is not an ELF binary")
     machine = int.from_bytes(header[18:20], "little")
     return {0x3E: "amd64", 0xB7: "arm64"}.get(machine, hex(machine))
-

@@ -11,19 +11,25 @@ from kubelab.core.errors import KubelabError
 from kubelab.cluster.offline.pins import Component
 from kubelab.cluster.offline.steps import Step
 
-KIND_VERSION = 1   # bump when this module changes what a files step produces
+KIND_VERSION = 1  # bump when this module changes what a files step produces
 
 
 def build(step: Step, component: Component) -> None:
     reference = f"{component.get('module')}@{component.get('version')}"
     downloaded = json.loads(step.output(["go", "mod", "download", "-json", reference]))
     if downloaded.get("Error") or not downloaded.get("Dir"):
-        raise KubelabError(f"downloading {reference} failed: {downloaded.get('Error', 'no folder')}")
+        raise KubelabError(
+            f"downloading {reference} failed: {downloaded.get('Error', 'no folder')}"
+        )
     source = downloaded["Dir"]
     out = step.workdir / "files"
     out.mkdir()
-    found = sorted(p for pattern in component.get("paths") for p in Path(source).glob(pattern)
-                   if p.is_file() and fnmatch.fnmatch(str(p.relative_to(source)), pattern))
+    found = sorted(
+        p
+        for pattern in component.get("paths")
+        for p in Path(source).glob(pattern)
+        if p.is_file() and fnmatch.fnmatch(str(p.relative_to(source)), pattern)
+    )
     if not found:
         raise KubelabError(f"{reference} has no files matching {component.get('paths')}")
     for path in found:

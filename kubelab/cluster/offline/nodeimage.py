@@ -17,7 +17,7 @@ from kubelab.core.paths import OFFLINE
 from kubelab.cluster.offline.pins import Component, Pins
 from kubelab.cluster.offline.steps import Step
 
-KIND_VERSION = 1   # bump when this module changes what the node image holds
+KIND_VERSION = 1  # bump when this module changes what the node image holds
 LABEL = "dev.kubelab.recipe"
 PLACEHOLDER = re.compile(r"@IMAGE:([a-z0-9-]+)@")
 
@@ -35,8 +35,11 @@ def docker(*args: str, capture: bool = True) -> str:
 
 
 def image_label(image: str) -> str | None:
-    result = subprocess.run(["docker", "image", "inspect", "-f", "{{ index .Config.Labels \"%s\" }}" % LABEL, image],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["docker", "image", "inspect", "-f", "{{ index .Config.Labels \"%s\" }}" % LABEL, image],
+        capture_output=True,
+        text=True,
+    )
     return result.stdout.strip() if result.returncode == 0 else None
 
 
@@ -44,20 +47,44 @@ def node_files(component: Component) -> Path:
     return OFFLINE / component.get("files", "node")
 
 
-def assemble_node(step: Step, component: Component, pins: Pins, rootfs: Path, binaries: dict[str, dict[str, Path]],
-                  archives: list[Path], key: str) -> None:
+def assemble_node(
+    step: Step,
+    component: Component,
+    pins: Pins,
+    rootfs: Path,
+    binaries: dict[str, dict[str, Path]],
+    archives: list[Path],
+    key: str,
+) -> None:
     root = step.workdir / "rootfs"
     step.status = "copying the rootfs"
     step.run(["cp", "-a", "--reflink=auto", rootfs, root])
     files = node_files(component)
-    shutil.copytree(files, root, dirs_exist_ok=True, symlinks=True, ignore=shutil.ignore_patterns("README.md"))
-    for path in (root / p.relative_to(files) for p in files.rglob("*")
-                 if p.is_file() and not p.is_symlink() and p.name != "README.md"):
+    shutil.copytree(
+        files, root, dirs_exist_ok=True, symlinks=True, ignore=shutil.ignore_patterns("README.md")
+    )
+    for path in (
+        root / p.relative_to(files)
+        for p in files.rglob("*")
+        if p.is_file() and not p.is_symlink() and p.name != "README.md"
+    ):
         text = path.read_text(errors="surrogateescape")
         if "@IMAGE:" in text:
             path.write_text(fill_in_images(text, pins), errors="surrogateescape")
     # The runc shim goes in front of Debian's runc (a no-op where the capability is there).
-    step.run(["chroot", root, "dpkg-divert", "--local", "--rename", "--divert", "/usr/sbin/runc.real", "--add", "/usr/sbin/runc"])
+    step.run(
+        [
+            "chroot",
+            root,
+            "dpkg-divert",
+            "--local",
+            "--rename",
+            "--divert",
+            "/usr/sbin/runc.real",
+            "--add",
+            "/usr/sbin/runc",
+        ]
+    )
     for path, ref in component.get("binaries", {}).items():
         source, _, name = ref.partition(":")
         install(binaries[source][name], root / path)
@@ -68,8 +95,15 @@ def assemble_node(step: Step, component: Component, pins: Pins, rootfs: Path, bi
     wants.mkdir(parents=True, exist_ok=True)
     (wants / "kubelet.service").unlink(missing_ok=True)
     (wants / "kubelet.service").symlink_to("/etc/systemd/system/kubelet.service")
-    for unit in ("apt-daily.timer", "apt-daily-upgrade.timer", "getty@tty1.service", "console-getty.service",
-                 "systemd-firstboot.service", "e2scrub_all.timer", "fstrim.timer"):
+    for unit in (
+        "apt-daily.timer",
+        "apt-daily-upgrade.timer",
+        "getty@tty1.service",
+        "console-getty.service",
+        "systemd-firstboot.service",
+        "e2scrub_all.timer",
+        "fstrim.timer",
+    ):
         mask = root / "etc/systemd/system" / unit
         mask.unlink(missing_ok=True)
         mask.symlink_to("/dev/null")
@@ -78,12 +112,24 @@ def assemble_node(step: Step, component: Component, pins: Pins, rootfs: Path, bi
     preload_images(step, root / "var/lib/containerd", archives)
     step.log("importing the rootfs into docker")
     temp_tag = f"kubelab/node-build:{key}"
-    with subprocess.Popen(["tar", "-C", root, "--numeric-owner", "-cf", "-", "."], stdout=subprocess.PIPE) as tar:
-        step.run(["docker", "import",
-                  "--change", 'ENTRYPOINT ["/usr/local/bin/entrypoint"]',
-                  "--change", "ENV container=docker",
-                  "--change", f"LABEL {LABEL}={key}",
-                  "-", temp_tag], stdin=tar.stdout)
+    with subprocess.Popen(
+        ["tar", "-C", root, "--numeric-owner", "-cf", "-", "."], stdout=subprocess.PIPE
+    ) as tar:
+        step.run(
+            [
+                "docker",
+                "import",
+                "--change",
+                'ENTRYPOINT ["/usr/local/bin/entrypoint"]',
+                "--change",
+                "ENV container=docker",
+                "--change",
+                f"LABEL {LABEL}={key}",
+                "-",
+                temp_tag,
+            ],
+            stdin=tar.stdout,
+        )
     docker("tag", temp_tag, pins.expand(component.get("name")))
     docker("rmi", temp_tag)
 
@@ -101,7 +147,9 @@ def preload_images(step: Step, containerd_root: Path, archives: list[Path]) -> N
     node's CRI unpacks an image the first time a container uses it.
     """
     if not shutil.which("containerd") or not shutil.which("ctr"):
-        raise KubelabError("containerd and ctr are needed to preload images", "apt-get install containerd")
+        raise KubelabError(
+            "containerd and ctr are needed to preload images", "apt-get install containerd"
+        )
     state = Path(tempfile.mkdtemp(prefix="kubelab-containerd-"))
     sock = state / "containerd.sock"
     config = state / "config.toml"
@@ -115,13 +163,30 @@ def preload_images(step: Step, containerd_root: Path, archives: list[Path]) -> N
     daemon = subprocess.Popen(["containerd", "--config", config], stdout=log, stderr=log)
     try:
         for _ in range(100):
-            if sock.exists() and subprocess.run(["ctr", "-a", sock, "version"], capture_output=True).returncode == 0:
+            if (
+                sock.exists()
+                and subprocess.run(["ctr", "-a", sock, "version"], capture_output=True).returncode
+                == 0
+            ):
                 break
             if daemon.poll() is not None:
                 raise KubelabError("the build's private containerd exited at start")
             time.sleep(0.1)
         for archive in archives:
-            step.run(["ctr", "-a", sock, "-n", "k8s.io", "images", "import", "--no-unpack", "--all-platforms", archive])
+            step.run(
+                [
+                    "ctr",
+                    "-a",
+                    sock,
+                    "-n",
+                    "k8s.io",
+                    "images",
+                    "import",
+                    "--no-unpack",
+                    "--all-platforms",
+                    archive,
+                ]
+            )
         listed = step.output(["ctr", "-a", sock, "-n", "k8s.io", "images", "ls", "-q"])
         step.log("preloaded:\n" + listed)
     finally:
@@ -129,5 +194,3 @@ def preload_images(step: Step, containerd_root: Path, archives: list[Path]) -> N
         daemon.wait(timeout=30)
         log.close()
         shutil.rmtree(state, ignore_errors=True)
-
-

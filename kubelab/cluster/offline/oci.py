@@ -25,16 +25,22 @@ BASE_DIRS = {"tmp": 0o1777, "root": 0o700, "etc": 0o755}
 
 @dataclass
 class Image:
-    name: str                                   # full reference, e.g. registry.k8s.io/pause:3.10.2
-    files: dict[str, Path] = field(default_factory=dict)     # path in image -> file on disk
-    symlinks: dict[str, str] = field(default_factory=dict)   # path in image -> link target
-    trees: dict[str, Path] = field(default_factory=dict)     # path in image -> folder on disk (copied whole)
+    name: str  # full reference, e.g. registry.k8s.io/pause:3.10.2
+    files: dict[str, Path] = field(default_factory=dict)  # path in image -> file on disk
+    symlinks: dict[str, str] = field(default_factory=dict)  # path in image -> link target
+    trees: dict[str, Path] = field(
+        default_factory=dict
+    )  # path in image -> folder on disk (copied whole)
     entrypoint: list[str] | None = None
     cmd: list[str] | None = None
-    env: list[str] = field(default_factory=lambda: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
+    env: list[str] = field(
+        default_factory=lambda: [
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        ]
+    )
     workdir: str = "/"
     user: str = ""
-    architecture: str = ""                      # GOARCH of the binaries inside; "" = this machine's
+    architecture: str = ""  # GOARCH of the binaries inside; "" = this machine's
     labels: dict[str, str] = field(default_factory=dict)
 
 
@@ -109,6 +115,7 @@ def _blob(tar: tarfile.TarFile, data: bytes) -> str:
 def host_arch() -> str:
     """This machine's architecture as OCI and Go name it (amd64, arm64)."""
     import platform
+
     machine = platform.machine().lower()
     return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
 
@@ -121,10 +128,18 @@ def write_archive(image: Image, out: Path) -> None:
     config = {
         "architecture": architecture,
         "os": "linux",
-        "config": {k: v for k, v in {
-            "Entrypoint": image.entrypoint, "Cmd": image.cmd, "Env": image.env,
-            "WorkingDir": image.workdir, "User": image.user or None, **({"Labels": image.labels} if image.labels else {}),
-        }.items() if v is not None},
+        "config": {
+            k: v
+            for k, v in {
+                "Entrypoint": image.entrypoint,
+                "Cmd": image.cmd,
+                "Env": image.env,
+                "WorkingDir": image.workdir,
+                "User": image.user or None,
+                **({"Labels": image.labels} if image.labels else {}),
+            }.items()
+            if v is not None
+        },
         "rootfs": {"type": "layers", "diff_ids": [f"sha256:{diff_id}"]},
         "history": [{"created_by": "kubelab offline build"}],
     }
@@ -136,34 +151,52 @@ def write_archive(image: Image, out: Path) -> None:
         manifest = {
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                       "digest": f"sha256:{config_digest}", "size": len(config_bytes)},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                        "digest": f"sha256:{layer_digest}", "size": len(compressed)}],
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": f"sha256:{config_digest}",
+                "size": len(config_bytes),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": f"sha256:{layer_digest}",
+                    "size": len(compressed),
+                }
+            ],
         }
         manifest_bytes = json.dumps(manifest, sort_keys=True).encode()
         manifest_digest = _blob(tar, manifest_bytes)
         index = {
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.index.v1+json",
-            "manifests": [{
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "digest": f"sha256:{manifest_digest}", "size": len(manifest_bytes),
-                "platform": {"architecture": architecture, "os": "linux"},
-                "annotations": {
-                    "io.containerd.image.name": repo_tag,
-                    "org.opencontainers.image.ref.name": repo_tag.rsplit(":", 1)[-1],
-                },
-            }],
+            "manifests": [
+                {
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": f"sha256:{manifest_digest}",
+                    "size": len(manifest_bytes),
+                    "platform": {"architecture": architecture, "os": "linux"},
+                    "annotations": {
+                        "io.containerd.image.name": repo_tag,
+                        "org.opencontainers.image.ref.name": repo_tag.rsplit(":", 1)[-1],
+                    },
+                }
+            ],
         }
         for name, data in (
             ("oci-layout", json.dumps({"imageLayoutVersion": "1.0.0"}).encode()),
             ("index.json", json.dumps(index, sort_keys=True).encode()),
-            ("manifest.json", json.dumps([{
-                "Config": f"blobs/sha256/{config_digest}",
-                "RepoTags": [docker_tag(repo_tag)],
-                "Layers": [f"blobs/sha256/{layer_digest}"],
-            }]).encode()),
+            (
+                "manifest.json",
+                json.dumps(
+                    [
+                        {
+                            "Config": f"blobs/sha256/{config_digest}",
+                            "RepoTags": [docker_tag(repo_tag)],
+                            "Layers": [f"blobs/sha256/{layer_digest}"],
+                        }
+                    ]
+                ).encode(),
+            ),
         ):
             tar.addfile(_info(name, 0o644, size=len(data)), io.BytesIO(data))
 
@@ -172,5 +205,5 @@ def docker_tag(reference: str) -> str:
     """Docker's short form of a reference (docker.io/library/busybox:1 -> busybox:1)."""
     for prefix in ("docker.io/library/", "docker.io/"):
         if reference.startswith(prefix):
-            return reference[len(prefix):]
+            return reference[len(prefix) :]
     return reference

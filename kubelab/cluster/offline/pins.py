@@ -23,7 +23,7 @@ KINDS = ("go", "debian", "image", "node", "files")
 class Component:
     name: str
     kind: str
-    block: dict          # the block as written (its cache key's own inputs)
+    block: dict  # the block as written (its cache key's own inputs)
 
     def get(self, field: str, default=None):
         return self.block.get(field, default)
@@ -42,15 +42,20 @@ class Component:
 
 def references(block: dict) -> list[str]:
     """The "component:file" references of a block (its `files` and `binaries` maps)."""
-    return [ref for field in ("files", "binaries") if isinstance(block.get(field), dict) for ref in block[field].values()]
+    return [
+        ref
+        for field in ("files", "binaries")
+        if isinstance(block.get(field), dict)
+        for ref in block[field].values()
+    ]
 
 
 @dataclass(frozen=True)
 class Pins:
     raw: dict
     path: Path
-    variant: str | None = None              # None: the default Kubernetes version
-    variants: tuple[str, ...] = ()          # every variant the file declares
+    variant: str | None = None  # None: the default Kubernetes version
+    variants: tuple[str, ...] = ()  # every variant the file declares
 
     def __getitem__(self, section: str) -> dict:
         return self.raw[section]
@@ -78,7 +83,11 @@ class Pins:
 
     def images(self, addons: bool = True) -> dict[str, str]:
         """{component: reference} of every image component (without add-ons': the ones the node preloads)."""
-        return {c.name: self.expand(c.block["name"]) for c in self.of_kind("image") if addons or not c.get("addon")}
+        return {
+            c.name: self.expand(c.block["name"])
+            for c in self.of_kind("image")
+            if addons or not c.get("addon")
+        }
 
     @property
     def node_image(self) -> str:
@@ -93,30 +102,45 @@ class Pins:
 
 def check(raw: dict, path: Path) -> None:
     """Every block names a known kind and has what its kind needs; references resolve."""
-    needs = {"go": ("packages",), "debian": ("suite", "packages"), "image": ("name",), "node": ("name", "rootfs"),
-             "files": ("module", "version", "paths")}
+    needs = {
+        "go": ("packages",),
+        "debian": ("suite", "packages"),
+        "image": ("name",),
+        "node": ("name", "rootfs"),
+        "files": ("module", "version", "paths"),
+    }
     for name, block in raw.items():
         kind = block.get("kind") if isinstance(block, dict) else None
         if kind not in KINDS:
-            raise KubelabError(f"{path}: [{name}] has kind {kind!r}", f"use one of: {', '.join(KINDS)}")
+            raise KubelabError(
+                f"{path}: [{name}] has kind {kind!r}", f"use one of: {', '.join(KINDS)}"
+            )
         missing = [f for f in needs[kind] if f not in block]
         if missing:
             raise KubelabError(f"{path}: [{name}] (kind {kind}) lacks {', '.join(missing)}")
-        if kind == "go" and not (block.get("wrapper") or (block.get("module") and block.get("version"))):
-            raise KubelabError(f"{path}: [{name}] needs a wrapper module, or a module and its version")
+        if kind == "go" and not (
+            block.get("wrapper") or (block.get("module") and block.get("version"))
+        ):
+            raise KubelabError(
+                f"{path}: [{name}] needs a wrapper module, or a module and its version"
+            )
         if kind in ("image", "node") and "latest" in block["name"].rsplit(":", 1)[-1]:
             raise KubelabError(f"{path}: [{name}] uses the tag 'latest'", "pin an exact tag")
         for ref in references(block):
             source = ref.split(":", 1)[0]
             if raw.get(source, {}).get("kind") not in ("go", "files"):
-                raise KubelabError(f"{path}: [{name}] takes {ref!r} from {source!r}, which is neither a go nor a files component")
+                raise KubelabError(
+                    f"{path}: [{name}] takes {ref!r} from {source!r}, which is neither a go nor a files component"
+                )
 
 
 def merged(raw: dict, overrides: dict, path: Path, variant: str) -> dict:
     """The default's components with a variant's fields put over them."""
     unknown = sorted(set(overrides) - set(raw))
     if unknown:
-        raise KubelabError(f"{path}: variant {variant} changes components that do not exist: {', '.join(unknown)}")
+        raise KubelabError(
+            f"{path}: variant {variant} changes components that do not exist: {', '.join(unknown)}"
+        )
     return {name: {**block, **overrides.get(name, {})} for name, block in raw.items()}
 
 
@@ -131,13 +155,15 @@ def read(path: Path) -> tuple[dict, dict]:
     check(raw, path)
     for name, overrides in variants.items():
         if "version" not in overrides.get("kubernetes", {}):
-            raise KubelabError(f"{path}: variant {name} does not set [variants.\"{name}\".kubernetes] version")
+            raise KubelabError(
+                f"{path}: variant {name} does not set [variants.\"{name}\".kubernetes] version"
+            )
         check(merged(raw, overrides, path, name), path)
     return raw, variants
 
 
 def minor(version: str) -> str:
-    """"v1.36.5", "1.36" -> "v1.36"."""
+    """ "v1.36.5", "1.36" -> "v1.36"."""
     parts = version.strip().lstrip("v").split(".")
     return "v" + ".".join(parts[:2])
 
@@ -153,15 +179,27 @@ def load(path: Path = OFFLINE / "pins.toml", kubernetes: str | None = None) -> P
     else:
         matches = [n for n in names if minor(n) == minor(kubernetes)]
         if not matches:
-            known = ", ".join([f"{raw['kubernetes']['version']} (default)",
-                               *(variants[n]["kubernetes"]["version"] for n in names)])
-            raise KubelabError(f"the offline build has no Kubernetes {kubernetes}",
-                               f"use one of: {known}, or add a variant to {path}")
+            known = ", ".join(
+                [
+                    f"{raw['kubernetes']['version']} (default)",
+                    *(variants[n]["kubernetes"]["version"] for n in names),
+                ]
+            )
+            raise KubelabError(
+                f"the offline build has no Kubernetes {kubernetes}",
+                f"use one of: {known}, or add a variant to {path}",
+            )
         chosen = matches[0]
     pins = Pins(merged(raw, variants[chosen], path, chosen) if chosen else raw, path, chosen, names)
-    if kubernetes and kubernetes.count(".") == 2 and kubernetes.lstrip("v") != pins.kubernetes.lstrip("v"):
-        raise KubelabError(f"the offline build pins Kubernetes {pins.kubernetes}, not {kubernetes}",
-                           f"ask for {minor(kubernetes)} or {pins.kubernetes}")
+    if (
+        kubernetes
+        and kubernetes.count(".") == 2
+        and kubernetes.lstrip("v") != pins.kubernetes.lstrip("v")
+    ):
+        raise KubelabError(
+            f"the offline build pins Kubernetes {pins.kubernetes}, not {kubernetes}",
+            f"ask for {minor(kubernetes)} or {pins.kubernetes}",
+        )
     return pins
 
 

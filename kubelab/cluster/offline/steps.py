@@ -56,15 +56,28 @@ class Step:
         self._log.write(message + "\n")
         self.last_line = message
 
-    def run(self, args: list, *, cwd: Path | None = None, env: dict | None = None, stdin=None, stdout=None,
-            watch: Callable[[str], None] | None = None) -> None:
+    def run(
+        self,
+        args: list,
+        *,
+        cwd: Path | None = None,
+        env: dict | None = None,
+        stdin=None,
+        stdout=None,
+        watch: Callable[[str], None] | None = None,
+    ) -> None:
         """Run a command; its output goes to the log (and each line to `watch`, if given)."""
         self.log(f"$ {' '.join(map(str, args))}")
         full_env = {**os.environ, **(env or {})}
         process = subprocess.Popen(
-            [str(a) for a in args], cwd=cwd, env=full_env, stdin=stdin,
-            stdout=stdout if stdout is not None else subprocess.PIPE, stderr=subprocess.STDOUT if stdout is None else self._log,
-            text=stdout is None)
+            [str(a) for a in args],
+            cwd=cwd,
+            env=full_env,
+            stdin=stdin,
+            stdout=stdout if stdout is not None else subprocess.PIPE,
+            stderr=subprocess.STDOUT if stdout is None else self._log,
+            text=stdout is None,
+        )
         if stdout is None:
             for line in process.stdout:
                 self._log.write(line)
@@ -77,33 +90,54 @@ class Step:
 
     def output(self, args: list, *, cwd: Path | None = None, env: dict | None = None) -> str:
         self.log(f"$ {' '.join(map(str, args))}")
-        result = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True,
-                                env={**os.environ, **(env or {})})
+        result = subprocess.run(
+            [str(a) for a in args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
         self._log.write(result.stderr)
         if result.returncode != 0:
-            raise subprocess.CalledProcessError(result.returncode, args, result.stdout, result.stderr)
+            raise subprocess.CalledProcessError(
+                result.returncode, args, result.stdout, result.stderr
+            )
         return result.stdout
 
     def close(self) -> None:
         self._log.close()
 
 
-RESULT = re.compile(r"(?P<step>.+)-[0-9a-f]{16}")   # a step's result folder: <step>-<16 hex digits of its key>
+RESULT = re.compile(
+    r"(?P<step>.+)-[0-9a-f]{16}"
+)  # a step's result folder: <step>-<16 hex digits of its key>
 
 
 def stale_results(root: Path, keep: frozenset[str], step: str | None = None) -> list[Path]:
     """The result folders under `root` that are not in `keep`: of one step, or of every step."""
-    return [path for path in root.iterdir() if (found := RESULT.fullmatch(path.name)) and path.is_dir()
-            and path.name not in keep and (step is None or found["step"] == step)]
+    return [
+        path
+        for path in root.iterdir()
+        if (found := RESULT.fullmatch(path.name))
+        and path.is_dir()
+        and path.name not in keep
+        and (step is None or found["step"] == step)
+    ]
 
 
 class StepRunner:
     """Runs steps into `<cache>/offline/<name>-<key>/`, reusing any that are already there."""
 
-    def __init__(self, cache: Path, echo: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True),
-                 keep: frozenset[str] = frozenset()):
+    def __init__(
+        self,
+        cache: Path,
+        echo: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True),
+        keep: frozenset[str] = frozenset(),
+    ):
         self.root = cache / "offline"
-        self.keep = keep    # results never removed as "older": those of the other versions the pins declare
+        self.keep = (
+            keep  # results never removed as "older": those of the other versions the pins declare
+        )
         self.logs = cache / "logs"
         self.root.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -165,6 +199,7 @@ class Ticker:
 
     def __init__(self, step: Step, started: float, echo: Callable[[str], None]):
         import threading
+
         self.step, self.started, self.echo = step, started, echo
         self.tty = sys.stderr.isatty()
         self._stop = threading.Event()

@@ -9,7 +9,8 @@ A notebook needs three names:
 
 Everything else is a method of the lab: apply, get, list, delete, patch, logs, wait_*, kubectl,
 node(...).sh, record. Also here: the pinned images every cluster has (kubelab.AGNHOST, BUSYBOX,
-PAUSE, DNSUTILS, KUBERNETES_VERSION), judging objects (is_ready, readiness, terminal_state), and the
+PAUSE, DNSUTILS, KUBERNETES_VERSION), judging objects (is_ready, readiness, terminal_state,
+condition, has_condition, restarts, restarted, has_taint: predicates for wait_until), and the
 closing table of a notebook (summary_table).
 Imports are lazy so `import kubelab` stays fast.
 
@@ -42,6 +43,11 @@ __all__ = [
     "is_ready",
     "readiness",
     "terminal_state",
+    "condition",
+    "has_condition",
+    "restarts",
+    "restarted",
+    "has_taint",
     "AGNHOST",
     "BUSYBOX",
     "PAUSE",
@@ -68,6 +74,11 @@ _LAZY = {
     "is_ready": "core.readiness",
     "readiness": "core.readiness",
     "terminal_state": "core.readiness",
+    "condition": "core.readiness",
+    "has_condition": "core.readiness",
+    "restarts": "core.readiness",
+    "restarted": "core.readiness",
+    "has_taint": "core.readiness",
     "AGNHOST": "cluster.pinned",
     "BUSYBOX": "cluster.pinned",
     "PAUSE": "cluster.pinned",

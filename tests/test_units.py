@@ -770,3 +770,29 @@ def test_expect_error_gives_back_the_apis_own_message_and_reason():
     assert refused["message"].endswith(
         ": The disruption budget quorum needs 2 healthy pods and has 2 currently"
     )
+
+
+def test_the_judgements_notebooks_repeat_are_verbs():
+    import kubelab
+
+    pod = {
+        "status": {
+            "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}],
+            "containerStatuses": [
+                {"name": "a", "restartCount": 2, "lastState": {"terminated": {"exitCode": 1}}},
+                {"name": "b", "restartCount": 0, "lastState": {}},
+            ],
+        }
+    }
+    assert kubelab.has_condition(pod, "PodScheduled", "False", "Unschedulable")
+    assert not kubelab.has_condition(pod, "PodScheduled") and not kubelab.has_condition(
+        pod, "Ready"
+    )
+    assert kubelab.condition(pod, "PodScheduled")["reason"] == "Unschedulable"
+    assert kubelab.restarts(pod) == 2 and kubelab.restarts(pod, "b") == 0
+    assert kubelab.restarted(pod) and not kubelab.restarted(pod, "b")
+    bumped = {"status": {"containerStatuses": [{"name": "a", "restartCount": 1, "lastState": {}}]}}
+    assert not kubelab.restarted(bumped), "a restart without its ended run recorded is not yet one"
+    node = {"spec": {"taints": [{"key": "node.kubernetes.io/not-ready", "effect": "NoExecute"}]}}
+    assert kubelab.has_taint(node, "node.kubernetes.io/not-ready", "NoExecute")
+    assert not kubelab.has_taint(node, "node.kubernetes.io/not-ready", "NoSchedule")

@@ -117,3 +117,56 @@ def summarize(value: Any) -> str:
     if isinstance(value, list):
         return f"{len(value)} item(s)"
     return str(value)[:120]
+
+
+# Judgements notebooks make again and again, as verbs (`lab.wait_until("pod", name, restarted)`).
+
+
+def condition(obj: dict | None, type: str) -> dict | None:
+    """The status condition of this type (its status, reason, message, times), or None."""
+    for c in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if c.get("type") == type:
+            return c
+    return None
+
+
+def has_condition(
+    obj: dict | None, type: str, status: str = "True", reason: str | None = None
+) -> bool:
+    """Whether the object has condition `type` with this status (and reason, if given):
+    has_condition(pod, "PodScheduled", "False", "Unschedulable")."""
+    found = condition(obj, type)
+    return bool(
+        found
+        and found.get("status") == status
+        and (reason is None or found.get("reason") == reason)
+    )
+
+
+def restarts(pod: dict | None, container: str | None = None) -> int:
+    """Restarts the kubelet counted, of one container or of all the Pod's (init ones included)."""
+    status = (pod or {}).get("status") or {}
+    every = (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
+    return sum(
+        s.get("restartCount", 0) for s in every if container is None or s.get("name") == container
+    )
+
+
+def restarted(pod: dict | None, container: str | None = None) -> bool:
+    """Whether a container was restarted and its ended run is recorded (lastState.terminated is
+    filled in a moment after restartCount rises: wait for both)."""
+    status = (pod or {}).get("status") or {}
+    every = (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
+    return any(
+        s.get("restartCount", 0) >= 1 and (s.get("lastState") or {}).get("terminated")
+        for s in every
+        if container is None or s.get("name") == container
+    )
+
+
+def has_taint(node: dict | None, key: str, effect: str | None = None) -> bool:
+    """Whether a Node carries a taint with this key (and effect, if given)."""
+    return any(
+        t.get("key") == key and (effect is None or t.get("effect") == effect)
+        for t in ((node or {}).get("spec") or {}).get("taints") or []
+    )

@@ -52,11 +52,15 @@ class LabWaits:
         kind: str,
         name: str,
         predicate: Callable[[dict], Any],
-        description: str,
+        description: str | None = None,
         namespace: str | None = None,
         timeout: float = 120,
     ) -> dict:
-        """Until predicate(object) holds, checked on every change of the object; returns the object."""
+        """Until predicate(object) holds, checked on every change of the object; returns the object.
+        `description` (what is awaited) defaults to the predicate's name: wait_until("pod", "web",
+        kubelab.restarted) shows "pod/web: restarted"."""
+        if description is None:
+            description = f"{kind}/{name}: {getattr(predicate, '__name__', 'the condition')}"
         return _observed(
             waits.wait_until(self, kind, name, predicate, description, namespace, timeout)
         )

@@ -200,7 +200,8 @@ def begin_namespace_deletion(lab, namespace: str) -> bool:
 
 def wait_namespace_gone(lab, namespace: str, timeout: float = 120) -> None:
     """Wait for a Terminating namespace to go, releasing finalizers nobody would ever remove."""
-    progress = Progress(f"namespace {namespace} deleted")
+    cluster = getattr(lab.cluster, "name", "?")  # which cluster: a run may use two
+    progress = Progress(f"namespace {namespace} on cluster {cluster} deleted")
     # The namespace's status changes rarely while finalizers hold it: look again every few
     # seconds (a watch that ends) so finalizers set after the first release are released too.
     for ns in object_states(

@@ -8,7 +8,8 @@
 Each source Pod tries every target at once (curl, one attempt, `timeout` seconds), so a matrix
 costs about one timeout per source, however many targets. The source Pods need curl and sh (the
 agnhost image has both). A reached target is one that answered HTTP at all; a blocked one did not
-answer within the timeout (NetworkPolicy drops packets, it does not refuse them).
+answer within the timeout, or refused the connection: the API leaves it to the enforcer whether a
+denied packet is dropped or rejected (kubelab's offline engine rejects).
 """
 
 from __future__ import annotations

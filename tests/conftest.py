@@ -8,8 +8,10 @@ from kubelab.lab.lab import Lab
 
 @pytest.fixture(scope="session")
 def cluster() -> KindCluster:
-    """The default cluster, created once (or reused) for the whole run."""
-    return KindCluster("default").up()
+    """The default cluster, created once (or reused) for the whole run. Never repaired here:
+    notebooks may be running on it, and a Node one of them made for a moment, or a kube-system Pod
+    restarting, must not get it recreated under them (a CI run lost 05 and 06 that way)."""
+    return KindCluster("default").up(repair=False)
 
 
 @pytest.fixture

@@ -181,7 +181,10 @@ def test_the_site_is_built_from_the_runs_in_out(tmp_path):
     executed_copy("02-containers", out)
     as_failed("02-containers", out, cell=4)
     run_record("02-containers", out, status="failed")
-    built = site.build(out=out, echo=lambda line: None)
+    said = []
+    built = site.build(out=out, echo=said.append)
+    docstring_warnings = [line for line in said if "docstring of" in line]
+    assert not docstring_warnings, f"the API reference has reST problems: {docstring_warnings}"
     assert built.path == out / "site" and (built.path / "index.html").exists()
     page = (built.path / f"{STORAGE}.html").read_text()
     assert (

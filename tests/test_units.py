@@ -796,3 +796,46 @@ def test_the_judgements_notebooks_repeat_are_verbs():
     node = {"spec": {"taints": [{"key": "node.kubernetes.io/not-ready", "effect": "NoExecute"}]}}
     assert kubelab.has_taint(node, "node.kubernetes.io/not-ready", "NoExecute")
     assert not kubelab.has_taint(node, "node.kubernetes.io/not-ready", "NoSchedule")
+
+
+def test_a_node_object_a_run_made_is_not_a_node_of_the_cluster():
+    """A run's kubelet-less Node (labelled with its namespace) must not make the cluster look
+    unhealthy (a CI run's session fixture recreated the cluster under two notebooks for it), nor be
+    restored as if it were a machine."""
+    import json as json_module
+
+    from kubelab.cluster.backends.base import RUN_NAMESPACE_LABEL, ClusterBackend
+
+    class Listed(ClusterBackend):
+        name = "fake"
+
+        def kubectl(self, *args, **kwargs):
+            ready = {"conditions": [{"type": "Ready", "status": "True"}]}
+            return json_module.dumps(
+                {
+                    "items": [
+                        {"metadata": {"name": "fake-worker", "labels": {}}, "status": ready},
+                        {
+                            "metadata": {
+                                "name": "run-nowhere",
+                                "labels": {RUN_NAMESPACE_LABEL: "ns"},
+                            },
+                            "status": {},
+                        },
+                    ]
+                }
+            )
+
+        def problem(self):
+            return ""
+
+        def up(self, *args, **kwargs):
+            return self
+
+        def record(self):
+            return None
+
+        def kubectl_binary(self):
+            return "kubectl"
+
+    assert Listed.__new__(Listed).node_status() == {"fake-worker": True}

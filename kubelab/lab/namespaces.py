@@ -20,12 +20,14 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+from kubelab.cluster.backends.base import RUN_NAMESPACE_LABEL
 from kubelab.core.progress import Progress
 from kubelab.lab.waits import WaitTimeout, object_states
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kubelab"}
 RUN = "kubelab.dev/run"
-RUN_NAMESPACE = "kubelab.dev/run-namespace"  # on cluster-scoped objects: the run that made them
+
+RUN_NAMESPACE = RUN_NAMESPACE_LABEL  # on cluster-scoped objects: the run that made them
 PARENT = "kubelab.dev/parent"  # on extra namespaces: the run's main namespace
 SCRATCH = "/var/lib/kubelab-scratch"  # on each node: <namespace>/<name>, a run's directories
 NOTEBOOK = "kubelab.dev/notebook"

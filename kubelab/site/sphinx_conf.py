@@ -28,7 +28,8 @@ suppress_warnings = ["myst.header", "misc.highlighting_failure"]
 
 def plain_docstring(app, what, name, obj, options, lines):
     """kubelab's docstrings are plain text, not reST: an indented block (an example) is shown as
-    code, as a reader of the source sees it, and a word ending in "_" is not a reST link."""
+    code, as a reader of the source sees it, a word ending in "_" is not a reST link and a "*"
+    is not emphasis."""
     import re
 
     out, in_block = [], False
@@ -51,7 +52,9 @@ def plain_docstring(app, what, name, obj, options, lines):
             and not out[-1].startswith(("- ", "  "))
         ):
             out.append("")  # reST needs a blank line before a list
-        out.append(line if in_block else re.sub(r"(\w)_(?=\W|$)", r"\1\\_", line))
+        if not in_block:   # plain text: a "*" (as in *args) is not reST emphasis
+            line = re.sub(r"(\w)_(?=\W|$)", r"\1\\_", line).replace("*", "\\*")
+        out.append(line)
     lines[:] = out
 
 

@@ -23,6 +23,9 @@ from kubelab.core.errors import KubelabError
 
 NODE_VERBS = ("stop", "start", "restart")
 
+# On cluster-scoped objects a run makes: the namespace of that run (kubelab.lab.namespaces uses it).
+RUN_NAMESPACE_LABEL = "kubelab.dev/run-namespace"
+
 
 class NodeAccessUnavailable(KubelabError):
     """The cluster's nodes cannot be reached from here (no shell in them, no way to stop them)."""
@@ -107,8 +110,15 @@ class ClusterBackend(ABC):
         return result.stdout
 
     def nodes(self) -> list[dict]:
-        """The Node objects, as the API server has them."""
-        return json.loads(self.kubectl("get", "nodes", "-o", "json", timeout=20))["items"]
+        """The cluster's Node objects, as the API server has them, less the Node objects a run made
+        for an experiment (no kubelet behind them; labelled RUN_NAMESPACE_LABEL): they are not
+        machines of the cluster, so its health, node names and restore never count them."""
+        items = json.loads(self.kubectl("get", "nodes", "-o", "json", timeout=20))["items"]
+        return [
+            n
+            for n in items
+            if RUN_NAMESPACE_LABEL not in ((n.get("metadata") or {}).get("labels") or {})
+        ]
 
     def node_status(self, nodes: list[dict] | None = None) -> dict[str, bool]:
         """Each node's name, and whether it is Ready."""

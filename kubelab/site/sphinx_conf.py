@@ -52,7 +52,7 @@ def plain_docstring(app, what, name, obj, options, lines):
             and not out[-1].startswith(("- ", "  "))
         ):
             out.append("")  # reST needs a blank line before a list
-        if not in_block:   # plain text: a "*" (as in *args) is not reST emphasis
+        if not in_block:  # plain text: a "*" (as in *args) is not reST emphasis
             line = re.sub(r"(\w)_(?=\W|$)", r"\1\\_", line).replace("*", "\\*")
         out.append(line)
     lines[:] = out

@@ -473,6 +473,9 @@ class FakeLab:
     def __init__(self, cluster):
         self.cluster = cluster
 
+    def nodes(self):
+        return self.list("nodes")
+
     def list(self, kind):
         if kind == "storageclasses":
             return []

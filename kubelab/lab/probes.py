@@ -59,7 +59,9 @@ def probe(lab) -> Capabilities:
     cached = getattr(lab, "_capabilities", None)
     if cached:
         return cached
-    nodes = lab.list("nodes")
+    nodes = (
+        lab.nodes()
+    )  # less the Node objects other runs made for a moment (no kubelet behind them)
     workers = [
         n
         for n in nodes

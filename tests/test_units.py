@@ -614,6 +614,9 @@ def test_an_addon_serves_only_once_its_node_ports_take_connections_on_every_node
     from kubelab.cluster.addons import refuse_unless_node_ports_answer
 
     class Nodes:  # the node list as the API gives it: names and InternalIPs
+        def nodes(self):
+            return json.loads(self.kubectl())["items"]
+
         def kubectl(self, *args, timeout=None):
             return json.dumps(
                 {
@@ -637,6 +640,9 @@ def test_an_addon_serves_only_once_its_node_ports_take_connections_on_every_node
         refuse_unless_node_ports_answer(Nodes(), [port])  # closed now: refused
 
     class Unaddressed:  # a node not yet reporting its address is not probed on this machine's loopback
+        def nodes(self):
+            return json.loads(self.kubectl())["items"]
+
         def kubectl(self, *args, timeout=None):
             return json.dumps({"items": [{"metadata": {"name": "n2"}, "status": {}}]})
 

@@ -125,7 +125,7 @@ def refuse_unless_node_ports_answer(cluster, ports: list[int]) -> None:
 
     from kubelab.cluster.node import internal_ips
 
-    for node in json.loads(cluster.kubectl("get", "nodes", "-o", "json", timeout=20))["items"]:
+    for node in cluster.nodes():  # the cluster's machines, not a run's kubelet-less Node objects
         addresses = internal_ips(node)
         if not addresses:  # (a None host would be this machine's own loopback)
             raise KubelabError(f"node {node['metadata']['name']} reports no InternalIP yet")

@@ -20,7 +20,7 @@ CHROMIUM = ("chromium", "chromium-browser")
 DRIVER = ("chromedriver",)
 SETUP = "scripts/prepare-host.sh --browser (make test runs it)"
 
-PAGE_FACTS = """
+PAGE_FACTS = r"""
 return {
   links: [...document.querySelectorAll('a[href]')].map(a => a.href),
   ids: [...document.querySelectorAll('[id]')].map(e => e.id),

@@ -1,6 +1,5 @@
 """`make demo`, first half: the default cluster, shown (the Makefile then runs the tour notebook)."""
 
-import json
 
 from kubelab.cluster.backends.base import say
 from kubelab.cluster.backends.kind import KindCluster
@@ -8,7 +7,7 @@ from kubelab.cluster.backends.kind import KindCluster
 
 def main() -> None:
     cluster = KindCluster("default").up()
-    nodes = json.loads(cluster.kubectl("get", "nodes", "-o", "json"))["items"]
+    nodes = cluster.nodes()
     print(f"\nCluster {cluster.name}: {cluster.choice.describe()}")
     print(f"{'NODE':32} {'READY':6} {'ZONE':8} {'KUBELET':10} RUNTIME")
     for n in nodes:

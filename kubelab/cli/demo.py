@@ -1,6 +1,5 @@
 """`make demo`, first half: the default cluster, shown (the Makefile then runs the tour notebook)."""
 
-
 from kubelab.cluster.backends.base import say
 from kubelab.cluster.backends.kind import KindCluster
 

@@ -11,7 +11,8 @@ Everything else is a method of the lab: apply, get, list, delete, patch, logs, w
 node(...).sh, record. Also here: the pinned images every cluster has (kubelab.AGNHOST, BUSYBOX,
 PAUSE, DNSUTILS, KUBERNETES_VERSION), judging objects (is_ready, readiness, terminal_state,
 condition, has_condition, restarts, restarted, has_taint: predicates for wait_until), and the
-closing table of a notebook (summary_table).
+closing table of a notebook (summary_table), and manifests with values: block YAML with
+`{{ name }}` placeholders, `lab.apply(text, image=kubelab.AGNHOST)` (manifest renders one).
 Imports are lazy so `import kubelab` stays fast.
 
 The package's folders are its layers, each importing only the ones below it (checked by
@@ -36,8 +37,10 @@ __all__ = [
     "expect_error",
     "expect_absent",
     "skipped",
+    "field",
     "requires",
     "probe",
+    "manifest",
     "KubelabError",
     "WaitTimeout",
     "is_ready",
@@ -69,6 +72,7 @@ _LAZY = {
     "field": "lab.checks",
     "requires": "lab.probes",
     "probe": "lab.probes",
+    "manifest": "lab.templates",
     "KubelabError": "core.errors",
     "WaitTimeout": "lab.waits",
     "is_ready": "core.readiness",

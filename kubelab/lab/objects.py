@@ -8,12 +8,21 @@ import yaml
 from kubelab.lab import waits
 from kubelab.lab.namespaces import RUN_NAMESPACE
 from kubelab.core.errors import KubelabError
+from kubelab.lab.templates import manifest as render
 
 FIELD_MANAGER = "kubelab"
 
 
-def parse_manifest(manifest: str | dict | list) -> list[dict]:
-    """YAML text (one or more documents), a dict, or a list of dicts -> list of objects."""
+def parse_manifest(manifest: str | dict | list, **values) -> list[dict]:
+    """YAML text (one or more documents), a dict, or a list of dicts -> list of objects. With
+    values, the text is a template: each `{{ name }}` in it becomes values[name]."""
+    if values:
+        if not isinstance(manifest, str):
+            raise KubelabError(
+                "values were given with a manifest that is not YAML text",
+                "pass values only with a YAML template that has {{ name }} placeholders",
+            )
+        manifest = render(manifest, **values)
     if isinstance(manifest, dict):
         return [manifest]
     if isinstance(manifest, list):
@@ -118,13 +127,18 @@ class LabObjects:
         }
 
     def apply(
-        self, manifest: str | dict | list, namespace: str | None = None, quiet: bool = False
+        self,
+        manifest: str | dict | list,
+        namespace: str | None = None,
+        quiet: bool = False,
+        **values,
     ) -> "Applied":
         """Server-side apply of YAML text or dicts; namespaced objects go to this lab's namespace.
+        Values fill the text's `{{ name }}` placeholders (`lab.apply(text, image=AGNHOST)`).
         Cluster-scoped objects it creates are deleted when the run closes. Returns the objects as
         stored (a list that a notebook does not display: its "applied kind/name" lines say it)."""
         applied = Applied()
-        for obj in parse_manifest(manifest):
+        for obj in parse_manifest(manifest, **values):
             resource = self.resource(f"{obj['apiVersion']}/{obj['kind']}")
             name = obj.get("metadata", {}).get("name")
             if not name:
@@ -155,11 +169,12 @@ class LabObjects:
         namespace: str | None = None,
         quiet: bool = False,
         dry_run: bool = False,
+        **values,
     ) -> dict:
         """Create (not apply) one object: fails with the API's error if it exists already. With
         dry_run, the API server admits and defaults it but stores nothing: the object returned is
-        what it would have stored."""
-        (obj,) = parse_manifest(manifest)
+        what it would have stored. Values fill `{{ name }}` placeholders, as for apply."""
+        (obj,) = parse_manifest(manifest, **values)
         resource = self.resource(f"{obj['apiVersion']}/{obj['kind']}")
         ns = self._ns(resource, namespace or obj.get("metadata", {}).get("namespace"))
         body = self._mark_as_the_runs(resource, obj, new=True)

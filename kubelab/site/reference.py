@@ -1,37 +1,17 @@
 """The API reference page: exactly the names a notebook author uses, grouped as the package's
 layers are, rendered by Sphinx autodoc from their docstrings (nothing is written twice).
 
-The lists below are the reference's contents; a test holds them to what the notebooks import.
+Its top names are kubelab.__all__, the names a notebook imports.
 """
 
 import pkgutil
 
-# (heading, what it is for, autodoc directives: (directive, dotted name, options))
-TOP = [
-    "connect",
-    "requires",
-    "probe",
-    "check",
-    "expect",
-    "expect_error",
-    "expect_absent",
-    "skipped",
-    "Summary",
-    "summary_table",
-    "extra_cluster",
-    "is_ready",
-    "readiness",
-    "terminal_state",
-    "condition",
-    "has_condition",
-    "restarts",
-    "restarted",
-    "has_taint",
-    "field",
-    "KubelabError",
-    "WaitTimeout",
-]
-IMAGES = ["AGNHOST", "BUSYBOX", "PAUSE", "DNSUTILS", "KUBERNETES_VERSION"]
+import kubelab
+
+# The pinned images are listed in a sentence; every other exported name gets its autodoc entry,
+# in kubelab.__all__'s order (the package's own list is the one source of the names).
+IMAGES = [n for n in kubelab.__all__ if kubelab._LAZY[n] == "cluster.pinned"]
+TOP = [n for n in kubelab.__all__ if n not in IMAGES]
 
 
 def helper_modules() -> list[str]:

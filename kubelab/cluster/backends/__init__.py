@@ -1,29 +1,9 @@
-"""The clusters kubelab runs notebooks on: one interface (`ClusterBackend`), one module per backend.
+"""The clusters kubelab runs notebooks on: one interface (`ClusterBackend`, base.py), one module
+per backend.
 
-KindCluster("default")              # a kind cluster kubelab creates; node access
-ExistingCluster("~/.kube/config")   # someone else's cluster, through its kubeconfig; no node access
+KindCluster("default")              # a kind cluster kubelab creates (kind.py); node access
+ExistingCluster("~/.kube/config")   # someone else's cluster, through its kubeconfig (existing.py)
+
+Import them from kubelab.cluster (`from kubelab.cluster import KindCluster`), which exports them
+lazily; this package's modules are imported only by their own names.
 """
-
-from kubelab.cluster.backends.base import ClusterBackend, NodeAccessUnavailable, say
-from kubelab.cluster.backends.existing import ExistingCluster
-from kubelab.cluster.backends.kind import (
-    KindCluster,
-    Record,
-    config_path,
-    kind_clusters,
-    load_config,
-    read_record,
-)
-
-__all__ = [
-    "ClusterBackend",
-    "NodeAccessUnavailable",
-    "KindCluster",
-    "ExistingCluster",
-    "Record",
-    "config_path",
-    "load_config",
-    "read_record",
-    "kind_clusters",
-    "say",
-]

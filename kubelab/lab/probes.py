@@ -123,8 +123,9 @@ def probe(lab) -> Capabilities:
     return caps
 
 
-def requires(
+def shortfalls(
     lab,
+    caps: Capabilities,
     nodes: int | None = None,
     workers: int | None = None,
     zones: int | None = None,
@@ -132,13 +133,8 @@ def requires(
     storage_class: bool = False,
     min_version: str | None = None,
     node_access: bool = False,
-) -> Capabilities:
-    """Stop here, with every reason, unless the cluster has what the notebook needs.
-
-    node_access=True: the notebook runs commands inside nodes (lab.node(...).sh), stops them or
-    reconfigures them; only clusters kubelab created (kind) allow that.
-    """
-    caps = probe(lab)
+) -> tuple[list[str], list[str]]:
+    """What the cluster lacks of these needs (each a phrase), and how to get it."""
     missing = []
     fixes = []
     if node_access and not caps.node_access:
@@ -165,6 +161,19 @@ def requires(
         missing.append(f"Kubernetes {min_version} or newer (the cluster runs {caps.version})")
     if len(missing) > len(fixes):
         fixes.append("use the default cluster (clusters/default.yaml): kubelab up --recreate")
+    return missing, fixes
+
+
+def requires(lab, **needs) -> Capabilities:
+    """Stop here, with every reason, unless the cluster has what the notebook needs: nodes,
+    workers, zones (counts), network_policy, storage_class (a default one), min_version
+    ("v1.33"), node_access.
+
+    node_access=True: the notebook runs commands inside nodes (lab.node(...).sh), stops them or
+    reconfigures them; only clusters kubelab created (kind) allow that.
+    """
+    caps = probe(lab)
+    missing, fixes = shortfalls(lab, caps, **needs)
     if missing:
         raise RequirementNotMet("this notebook needs " + "; ".join(missing), "; or ".join(fixes))
     print(

@@ -1,0 +1,102 @@
+"""Requirements per section: each section of a notebook says, where it starts, what it needs.
+
+    lab.section(14)                                  # §14 needs only the API
+    lab.section(18, node_access=True, workers=2)     # §18 runs commands inside nodes
+
+On a cluster that has what a section needs, the call does nothing visible. On one that lacks
+it, the call prints one line saying what is missing, records the section's IDs in the run's
+ledger as skipped on this cluster (with that reason: never as failed, never as proven), and the
+section's following cells do not run, up to the next `lab.section(...)` cell: each becomes
+`pass` before IPython compiles it. `lab.section("Summary")` starts a part that always runs and
+names no spec section.
+
+Cells are skipped by an IPython input transformer, installed by the first `lab.section` call; a
+cell whose code calls `lab.section(` always runs (it is where a section starts). A later section
+must not read what a skipped one built, or it declares the same needs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from kubelab.core import spec as spec_data
+from kubelab.core.errors import KubelabError
+from kubelab.lab import ledger, probes
+
+SECTION_START = re.compile(r"^\s*(?:[\w, ]+=\s*)?lab\.section\(", re.MULTILINE)
+
+
+@dataclass
+class Skipping:
+    """The section whose cells are being skipped now (None: cells run), and what was skipped."""
+
+    section: int | str | None = None
+    reason: str = ""
+    skipped: list[tuple[int | str, str]] = field(default_factory=list)
+
+    def transform(self, lines: list[str]) -> list[str]:
+        """IPython input transformer: a cell of a skipped section becomes `pass`."""
+        if self.section is None or SECTION_START.search("".join(lines)):
+            return lines
+        return ["pass\n"]
+
+
+_state = Skipping()
+
+
+def _install(state: Skipping) -> bool:
+    """Put the transformer into the running IPython (once); False outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None:
+        return False
+    if state.transform not in shell.input_transformers_post:
+        shell.input_transformers_post.append(state.transform)
+    return True
+
+
+def section_ids(notebook: str | None, number: int) -> list[str]:
+    """The IDs of spec section `number`; it must be one of `notebook`'s sections, if named."""
+    spec = spec_data.load()
+    try:
+        found = spec.section(number)
+    except KeyError as e:
+        raise KubelabError(str(e.args[0]), "name a section by its § number in the spec") from None
+    if notebook and found.notebook != notebook:
+        raise KubelabError(
+            f"§{number} ({found.title}) belongs to notebook {found.notebook}, not {notebook}",
+            "declare only the sections this notebook answers (kubelab/data/spec.json)",
+        )
+    return [item.id for item in spec.for_sections([number])]
+
+
+def start(lab, key: int | str, state: Skipping = _state, **needs) -> bool:
+    """Start section `key` (a spec section's § number, or a title such as "Summary" for a part
+    that names no section); True when its cells run, False when this cluster lacks its needs."""
+    ids = section_ids(lab.notebook, key) if isinstance(key, int) else []
+    state.section, state.reason = None, ""
+    if not needs:
+        return True
+    missing, fixes = probes.shortfalls(lab, probes.probe(lab), **needs)
+    if not missing:
+        return True
+    reason = "; ".join(missing)
+    if not _install(state):
+        raise probes.RequirementNotMet(
+            f"§{key} needs {reason}", "; or ".join(fixes) or "run it on the default cluster"
+        )
+    label = f"§{key}" if isinstance(key, int) else str(key)
+    ledger.record(f"{label} skipped on this cluster: {reason}", ids, passed=None, skipped=reason)
+    state.section, state.reason = key, reason
+    state.skipped.append((key, reason))
+    print(f"– {label} skipped on this cluster: it needs {reason}")
+    return False
+
+
+def skipped_sections(state: Skipping = _state) -> list[tuple[int | str, str]]:
+    """The sections skipped so far in this kernel, with their reasons."""
+    return list(state.skipped)

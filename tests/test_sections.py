@@ -93,3 +93,28 @@ def test_the_ledger_entry_is_json_lines(tmp_path, monkeypatch, shell):
     sections.start(lab_on(ONE_NODE), 21, state=sections.Skipping(), zones=2)
     line = (tmp_path / "l.jsonl").read_text().splitlines()[-1]
     assert json.loads(line)["what"].startswith("§21 skipped on this cluster: 2 zones")
+
+
+NAMESPACE_ONLY = probes.Capabilities(
+    version="v1.37.2",
+    nodes=0,
+    workers=0,
+    zones=(),
+    network_policy=False,
+    default_storage_class=None,
+    oom_score_adj_clamped=None,
+    images="stock",
+    node_access=False,
+    cluster_read=False,
+    cluster_admin=False,
+)
+
+
+def test_namespace_bound_credentials_say_why_a_need_is_unknown():
+    lab = lab_on(NAMESPACE_ONLY)
+    missing, _ = probes.shortfalls(lab, NAMESPACE_ONLY, nodes=2, cluster_admin=True)
+    assert missing == [
+        "cluster-scoped permissions (it creates cluster-scoped objects)",
+        "2 nodes (unknown: these credentials cannot read nodes)",
+    ]
+    assert probes.shortfalls(lab, ONE_NODE, cluster_admin=True) == ([], [])

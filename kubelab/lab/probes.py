@@ -50,18 +50,52 @@ class Capabilities:
     )
     runtime: str = ""  # the nodes' container runtime, e.g. containerd://2.1.4
     swap_bytes: int | None = None  # swap the nodes' kernel has (0: none); None without node access
+    # The credentials may read cluster-scoped objects (Nodes, StorageClasses); without that,
+    # nodes, workers and zones are unknown (0, 0, ()), not absent.
+    cluster_read: bool = True
+    # The credentials may create cluster-scoped objects (namespaces, CRDs, ClusterRoles, ...).
+    cluster_admin: bool = True
 
     def minor(self) -> int:
         return int(self.version.lstrip("v").split(".")[1])
+
+
+def allowed(lab, verb: str, resource: str, group: str = "", namespace: str | None = None) -> bool:
+    """Whether these credentials may `verb` `resource` (cluster-wide unless `namespace`): the API
+    server's own answer to a SelfSubjectAccessReview."""
+    from kubernetes import client
+
+    review = client.AuthorizationV1Api(lab.api).create_self_subject_access_review(
+        {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {
+                "resourceAttributes": {
+                    "verb": verb,
+                    "resource": resource,
+                    "group": group,
+                    **({"namespace": namespace} if namespace else {}),
+                }
+            },
+        }
+    )
+    return bool(review.status.allowed)
 
 
 def probe(lab) -> Capabilities:
     cached = getattr(lab, "_capabilities", None)
     if cached:
         return cached
-    nodes = (
-        lab.nodes()
-    )  # less the Node objects other runs made for a moment (no kubelet behind them)
+    cluster_read = allowed(lab, "list", "nodes") and allowed(
+        lab, "list", "storageclasses", "storage.k8s.io"
+    )
+    cluster_admin = allowed(lab, "create", "namespaces") and allowed(
+        lab, "create", "customresourcedefinitions", "apiextensions.k8s.io"
+    )
+    if not cluster_read:
+        return _namespace_only(lab, cluster_admin)
+    # less the Node objects other runs made for a moment (no kubelet behind them)
+    nodes = lab.nodes()
     workers = [
         n
         for n in nodes
@@ -118,6 +152,26 @@ def probe(lab) -> Capabilities:
         if nodes
         else "",
         swap_bytes=swap_bytes,
+        cluster_admin=cluster_admin,
+    )
+    lab._capabilities = caps
+    return caps
+
+
+def _namespace_only(lab, cluster_admin: bool) -> Capabilities:
+    """What credentials bound to a namespace show: the API's version, nothing about nodes."""
+    caps = Capabilities(
+        version=lab.server_version(),
+        nodes=0,
+        workers=0,
+        zones=(),
+        network_policy=False,
+        default_storage_class=None,
+        oom_score_adj_clamped=None,
+        images=images.mode_of(lab.cluster),
+        node_access=False,
+        cluster_read=False,
+        cluster_admin=cluster_admin,
     )
     lab._capabilities = caps
     return caps
@@ -133,10 +187,17 @@ def shortfalls(
     storage_class: bool = False,
     min_version: str | None = None,
     node_access: bool = False,
+    cluster_admin: bool = False,
 ) -> tuple[list[str], list[str]]:
-    """What the cluster lacks of these needs (each a phrase), and how to get it."""
+    """What the cluster lacks of these needs (each a phrase), and how to get it.
+
+    cluster_admin=True: the section creates or changes cluster-scoped objects (CRDs,
+    ClusterRoles, PersistentVolumes, Nodes, webhooks), which namespace-bound credentials cannot."""
     missing = []
     fixes = []
+    unknown = None if caps.cluster_read else "unknown: these credentials cannot read nodes"
+    if cluster_admin and not caps.cluster_admin:
+        missing.append("cluster-scoped permissions (it creates cluster-scoped objects)")
     if node_access and not caps.node_access:
         missing.append(
             "node access (it runs commands inside nodes, stops and reconfigures them); "
@@ -146,17 +207,16 @@ def shortfalls(
             "run it on a cluster kubelab created: kubelab run NOTEBOOK (without an existing cluster)"
         )
     if nodes and caps.nodes < nodes:
-        missing.append(f"{nodes} nodes (the cluster has {caps.nodes})")
+        missing.append(f"{nodes} nodes ({unknown or f'the cluster has {caps.nodes}'})")
     if workers and caps.workers < workers:
-        missing.append(f"{workers} workers (the cluster has {caps.workers})")
+        missing.append(f"{workers} workers ({unknown or f'the cluster has {caps.workers}'})")
     if zones and len(caps.zones) < zones:
-        missing.append(
-            f"{zones} zones (the cluster has {len(caps.zones)}: {', '.join(caps.zones) or 'none'})"
-        )
+        have = f"the cluster has {len(caps.zones)}: {', '.join(caps.zones) or 'none'}"
+        missing.append(f"{zones} zones ({unknown or have})")
     if network_policy and not caps.network_policy:
-        missing.append("a CNI that enforces NetworkPolicy")
+        missing.append("a CNI that enforces NetworkPolicy" + (f" ({unknown})" if unknown else ""))
     if storage_class and not caps.default_storage_class:
-        missing.append("a default StorageClass")
+        missing.append("a default StorageClass" + (f" ({unknown})" if unknown else ""))
     if min_version and caps.minor() < int(min_version.lstrip("v").split(".")[1]):
         missing.append(f"Kubernetes {min_version} or newer (the cluster runs {caps.version})")
     if len(missing) > len(fixes):

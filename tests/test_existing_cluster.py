@@ -99,3 +99,41 @@ def test_every_notebook_passes_or_says_what_the_cluster_lacks(solo, tmp_path, mo
             and re.search(r"node access|\d+ (nodes|workers)", result.message)
         ), f"{nb.name}: {result.status}: {result.message}"
     assert namespaces(solo) == before
+
+
+def test_a_namespace_given_with_namespace_bound_credentials(solo, tmp_path):
+    """A workshop attendee's kubeconfig (role edit in one namespace, nothing cluster-scoped): the
+    run works in that namespace without creating it, sees it cannot read nodes or write
+    cluster-scoped objects, skips what needs them, and removes only what it made."""
+    from kubelab.cluster import credentials
+    from kubelab.lab import sections
+    from kubelab.core.errors import KubelabError
+
+    kubeconfig = credentials.namespace_kubeconfig(solo, "attendee-1", tmp_path / "attendee")
+    attendee = ExistingCluster(kubeconfig)
+    solo.kubectl("create", "configmap", "theirs", "-n", "attendee-1", check=False)
+    lab = Lab(attendee, "attendee-1", "03-pods", given_namespace=True, run_id="03-pods-t1")
+    lab.create_namespace()
+    try:
+        caps = probes.probe(lab)
+        assert (caps.cluster_read, caps.cluster_admin, caps.nodes) == (False, False, 0)
+        assert sections.start(lab, 14, state=sections.Skipping()) is True
+        with pytest.raises(probes.RequirementNotMet, match="cluster-scoped permissions"):
+            sections.start(lab, 18, state=sections.Skipping(), cluster_admin=True)
+        lab.apply(
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "mine"}, "data": {}}
+        )
+        assert lab.get("configmap", "mine")["metadata"]["labels"] == {
+            "kubelab.dev/run-namespace": "03-pods-t1"
+        }
+    finally:
+        close_run(lab, "attendee-1", timeout=60)
+    left = set(solo.kubectl("get", "configmaps", "-n", "attendee-1", "-o", "name").split())
+    assert "configmap/theirs" in left and "configmap/mine" not in left
+    for who, where, why in (
+        (solo, "nowhere", "nowhere on cluster .* does not exist"),
+        (attendee, "nowhere", "cannot create objects in namespace nowhere .*or it does not exist"),
+        (attendee, "default", "cannot create objects in namespace default"),
+    ):
+        with pytest.raises(KubelabError, match=why):
+            Lab(who, where, given_namespace=True, run_id="x").create_namespace()

@@ -162,6 +162,7 @@ def cmd_run(args) -> int:
         cluster=existing_cluster(args),
         config=args.config,
         cluster_name=args.cluster_name,
+        namespace=args.namespace,
     )
     report(result)
     return 0 if result.status == "passed" else 1
@@ -374,6 +375,11 @@ def parser() -> argparse.ArgumentParser:
         "--kubeconfig", help="run on a cluster kubelab did not create (needs --existing-cluster)"
     )
     run.add_argument("--context", help="the kubeconfig context to use (with --kubeconfig)")
+    run.add_argument(
+        "--namespace",
+        help="run in this existing namespace (e.g. the one a workshop gives you): kubelab neither"
+        " creates nor deletes it, and removes only what the run made there",
+    )
     run.add_argument(
         "--existing-cluster",
         action="store_true",

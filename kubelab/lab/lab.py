@@ -88,13 +88,25 @@ class Lab(LabObjects, LabKubectl, LabNodes, LabWaits):
     logs), kubectl (kubectl, exec, kubectl_apply, kubectl_background), nodes (node, nodes,
     scratch_dir, addon, api_address) and watching (wait_*, sample, record)."""
 
-    def __init__(self, cluster, namespace: str, notebook: str | None = None):
+    def __init__(
+        self,
+        cluster,
+        namespace: str,
+        notebook: str | None = None,
+        given_namespace: bool = False,
+        run_id: str | None = None,
+    ):
+        """given_namespace: the namespace is someone else's (a workshop attendee's): the run
+        neither creates nor deletes it, and labels what it makes there with `run_id` (its own
+        name, as a fresh namespace would be called) so that closing deletes exactly that."""
         from kubernetes import config as kube_config
         from kubernetes.dynamic import DynamicClient
 
         self.cluster = cluster
         self.namespace = namespace
         self.notebook = notebook
+        self.given_namespace = given_namespace
+        self.run_id = run_id or namespace
         self.api = kube_config.new_client_from_config(
             config_file=str(cluster.kubeconfig), context=getattr(cluster, "context", None)
         )
@@ -103,7 +115,15 @@ class Lab(LabObjects, LabKubectl, LabNodes, LabWaits):
         self._addons_said: set[str] = set()  # add-ons whose "ready" line the notebook shows already
 
     def create_namespace(self) -> None:
-        """Create this run's namespace (labelled so that `kubelab gc` can tell whose it is)."""
+        """Create this run's namespace (labelled so that `kubelab gc` can tell whose it is); in a
+        given namespace, check instead that it exists and that the run may work there."""
+        if self.given_namespace:
+            namespaces.check_given_namespace(self)
+            print(
+                f"namespace {self.namespace} (given; run {self.run_id}) on cluster "
+                f"{getattr(self.cluster, 'name', '?')} (Kubernetes {self.server_version()})"
+            )
+            return
         labels = {namespaces.NOTEBOOK: self.notebook[:63]} if self.notebook else {}
         namespaces.create_run_namespace(self, self.namespace, labels, quiet=True)
         print(
@@ -179,7 +199,9 @@ def connect(
         if not cluster.healthy():
             cluster.up(repair=False)  # never recreated under other runs' feet
     namespace = namespace or os.environ.get("KUBELAB_NAMESPACE") or new_namespace_name(notebook)
-    lab = Lab(cluster, namespace, notebook)
+    given = os.environ.get("KUBELAB_NAMESPACE_GIVEN") == "1"
+    run_id = os.environ.get("KUBELAB_RUN_ID") if given else None
+    lab = Lab(cluster, namespace, notebook, given_namespace=given, run_id=run_id)
     lab.create_namespace()
     return lab
 

@@ -59,21 +59,73 @@ def create_run_namespace(lab, name: str, labels: dict | None = None, quiet: bool
 
 def create_extra_namespace(lab, suffix: str) -> str:
     """Another namespace for the run (e.g. to show the same name in two namespaces); closed with it."""
-    name = f"{lab.namespace}-{suffix}"
-    create_run_namespace(lab, name, {PARENT: lab.namespace}, quiet=False)
+    name = f"{lab.run_id}-{suffix}"
+    create_run_namespace(lab, name, {PARENT: lab.run_id}, quiet=False)
     return name
+
+
+def extra_namespaces(lab, run_id: str) -> list[str]:
+    """The run's extra namespaces (none where the credentials cannot list namespaces: such a run
+    could not have made one)."""
+    from kubernetes.dynamic.exceptions import ForbiddenError
+
+    try:
+        found = lab.list("namespaces", selector=f"{PARENT}={run_id}")
+    except ForbiddenError:
+        return []
+    return [ns["metadata"]["name"] for ns in found]
+
+
+def check_given_namespace(lab) -> None:
+    """A namespace the run is given must exist, and the credentials must let it make Pods there:
+    one clear error for each, before any experiment."""
+    from kubernetes.dynamic.exceptions import ForbiddenError, NotFoundError
+
+    from kubelab.core.errors import KubelabError
+    from kubelab.lab.probes import allowed
+
+    where = f"namespace {lab.namespace} on cluster {getattr(lab.cluster, 'name', '?')}"
+    try:  # a dry run stores nothing; a namespace the credentials cannot even read answers 404 too
+        lab.create(
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "probe-"}},
+            dry_run=True,
+            quiet=True,
+        )
+    except NotFoundError:
+        raise KubelabError(
+            f"{where} does not exist",
+            "ask the cluster's admin for it, or name one you have: --namespace NAME",
+        ) from None
+    except ForbiddenError:
+        raise KubelabError(
+            f"these credentials cannot create objects in {where} (or it does not exist: the API"
+            " server does not say which to credentials that may not read it)",
+            "check the namespace's name, and use a kubeconfig bound to it with the 'edit' role",
+        ) from None
+    if not allowed(lab, "create", "pods", namespace=lab.namespace):
+        raise KubelabError(
+            f"these credentials cannot create Pods in {where}",
+            "ask for the 'edit' role there (a RoleBinding to the ClusterRole edit)",
+        )
 
 
 def close_run(lab, namespace: str, timeout: float = 120) -> None:
     """End a run: undo its node changes, delete its cluster-scoped objects, its extra namespaces
-    and its namespace, and wait until they are gone."""
+    and its namespace, and wait until they are gone. In a namespace the run was given, it deletes
+    what it made there instead (labelled with its run ID), and the namespace stays."""
+    run_id = getattr(lab, "run_id", namespace)
+    given = getattr(lab, "given_namespace", False)
     restore_nodes(lab.cluster)
-    delete_run_objects(lab, namespace)
-    remove_scratch_dirs(lab.cluster, namespace)
-    children = [
-        ns["metadata"]["name"] for ns in lab.list("namespaces", selector=f"{PARENT}={namespace}")
+    delete_run_objects(lab, run_id)  # kinds the credentials cannot list are passed over
+    remove_scratch_dirs(lab.cluster, run_id)
+    if given:
+        delete_namespaced_run_objects(lab, namespace, run_id, timeout)
+    children = extra_namespaces(lab, run_id)
+    deleting = [
+        name
+        for name in [*children, *([] if given else [namespace])]
+        if begin_namespace_deletion(lab, name)
     ]
-    deleting = [name for name in [*children, namespace] if begin_namespace_deletion(lab, name)]
     # Side by side: each takes the namespace controller seconds, and may need its finalizers released.
     with ThreadPoolExecutor(max_workers=max(len(deleting), 1)) as pool:
         for waited in [pool.submit(wait_namespace_gone, lab, name, timeout) for name in deleting]:
@@ -153,6 +205,46 @@ def delete_run_objects(lab, namespace: str) -> list[str]:
     if deleted:
         print(f"deleted the run's cluster-scoped objects: {', '.join(deleted)}")
     return deleted
+
+
+def delete_namespaced_run_objects(lab, namespace: str, run_id: str, timeout: float = 120) -> None:
+    """Delete what run `run_id` made in a namespace it was given (objects labelled with its ID,
+    and through their owners what controllers made for them), and wait until they are gone: a
+    next run in the same namespace may reuse their names."""
+    from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError
+
+    selector = f"{RUN_NAMESPACE}={run_id}"
+    made = []
+    for resource in _resources(lab, namespaced=True, verbs={"list", "delete"}):
+        if resource.kind == "Event":
+            continue
+        try:
+            items = lab.dynamic.get(resource, namespace=namespace, label_selector=selector)
+        except DynamicApiError:
+            continue  # a kind these credentials may not list: the run cannot have made one
+        for obj in items.to_dict().get("items") or []:
+            name = obj["metadata"]["name"]
+            try:
+                lab.dynamic.delete(
+                    resource, name=name, namespace=namespace, propagation_policy="Foreground"
+                )
+            except NotFoundError:
+                continue
+            made.append((resource, name))
+    deadline = time.monotonic() + timeout
+    for resource, name in made:
+        while time.monotonic() < deadline:
+            try:
+                lab.dynamic.get(resource, name=name, namespace=namespace)
+            except NotFoundError:
+                break
+            time.sleep(0.5)
+        else:
+            raise WaitTimeout(
+                f"{resource.kind.lower()}/{name} in {namespace} was still there after {timeout:.0f} s"
+            )
+    if made:
+        print(f"deleted the run's {len(made)} objects in namespace {namespace}")
 
 
 def _resources(lab, namespaced: bool, verbs: set[str]):

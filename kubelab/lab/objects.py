@@ -105,16 +105,17 @@ class LabObjects:
         return (namespace or self.namespace) if resource.namespaced else None
 
     def _mark_as_the_runs(self, resource, obj: dict, new: bool) -> dict:
-        """A cluster-scoped object the run writes carries the run's namespace as a label, so that
-        closing the run deletes it. An object that existed before the run is left unlabelled:
+        """A cluster-scoped object the run writes carries the run's ID (its namespace's name) as a
+        label, so that closing the run deletes it; in a given namespace, which the run does not
+        delete, so does every object it writes there. An object that existed before the run is left unlabelled:
         changing it must not make the run delete it."""
-        if resource.namespaced or obj["kind"] == "Namespace":
+        if obj["kind"] == "Namespace" or (resource.namespaced and not self.given_namespace):
             return obj
         if not new:
             existing = self.get(f"{obj['apiVersion']}/{obj['kind']}", obj["metadata"]["name"])
             if (
                 existing is not None
-                and (existing["metadata"].get("labels") or {}).get(RUN_NAMESPACE) != self.namespace
+                and (existing["metadata"].get("labels") or {}).get(RUN_NAMESPACE) != self.run_id
             ):
                 return obj
         metadata = obj.get("metadata") or {}
@@ -122,7 +123,7 @@ class LabObjects:
             **obj,
             "metadata": {
                 **metadata,
-                "labels": {**(metadata.get("labels") or {}), RUN_NAMESPACE: self.namespace},
+                "labels": {**(metadata.get("labels") or {}), RUN_NAMESPACE: self.run_id},
             },
         }
 

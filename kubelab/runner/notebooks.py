@@ -282,10 +282,12 @@ def run(
     cluster=None,
     config: str | None = None,
     cluster_name: str | None = None,
+    namespace: str | None = None,
 ) -> RunResult:
     """Run a notebook on a cluster kubelab made (`config`, default: the notebook's own; `cluster_name`,
     default kubelab-<config>) or on the given backend (e.g. an ExistingCluster), in a fresh
-    namespace; close the run whatever happens."""
+    namespace, or in `namespace`, which must exist and stays (a workshop attendee's); close the
+    run whatever happens."""
     from kubelab.cluster import ExistingCluster, KindCluster
     from kubelab.lab.lab import Lab, close_run, new_namespace_name
 
@@ -302,7 +304,9 @@ def run(
             cluster.up(repair=False)  # never recreated under other runs' feet
     else:
         prepare.build(prepare.Needs(addons=prepare.with_requirements(nb.addons)), images="stock")
-    namespace = new_namespace_name(nb.name)
+    run_id = new_namespace_name(nb.name)
+    given = namespace is not None
+    namespace = namespace or run_id
     output = out_dir() / f"{nb.name}.ipynb"
     ledger_file = out_dir() / f".{nb.name}.ledger.jsonl"
     ledger_file.unlink(missing_ok=True)
@@ -314,6 +318,7 @@ def run(
         "KUBELAB_RUN_LOG": str(run_log),
         "KUBELAB_DECLARED_ADDONS": ",".join(nb.addons),
         "KUBELAB_DECLARED_EXTRA_CLUSTERS": ",".join(nb.extra_clusters),
+        **({"KUBELAB_NAMESPACE_GIVEN": "1", "KUBELAB_RUN_ID": run_id} if given else {}),
     }
     if isinstance(cluster, ExistingCluster):
         env.update(
@@ -339,7 +344,7 @@ def run(
             ended = execute(nb, output, parameters, env)
     finally:
         run_log.unlink(missing_ok=True)
-        close_run(Lab(cluster, namespace), namespace)
+        close_run(Lab(cluster, namespace, given_namespace=given, run_id=run_id), namespace)
     seconds = time.monotonic() - started
     result = RunResult(
         nb.name,

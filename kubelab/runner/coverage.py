@@ -15,7 +15,11 @@ Every claim and question of the spec (`kubelab.core.spec`) gets one status:
       "kubelab": {"sections": [1, 2, 3, 4, 5, 6, 7, 8],
                   "not_demonstrable": {"C-MVP-1": "needs two API servers of different versions"}}
 
-- `missing`: neither; the entry's `reason` says why (the notebook is not written yet, was not run,
+- `skipped`: the last run could not show it on the cluster it ran on, and said why (a section
+  whose needs that cluster lacks: `lab.section(N, node_access=True)`; or `kubelab.skipped`). The
+  reason names what was missing, e.g. "node access". On the default cluster nothing is skipped.
+
+- `missing`: none of these; the entry's `reason` says why (the notebook is not written yet, was not run,
   or its last run had no passing check for it).
 
 A notebook covers every ID of the sections it lists, so a notebook is complete when
@@ -38,8 +42,8 @@ from kubelab.core import spec as spec_module
 from kubelab.core.errors import KubelabError
 from kubelab.core.spec import Spec
 
-PROVEN, NOT_DEMONSTRABLE, MISSING = "proven", "not-demonstrable", "missing"
-STATUSES = (PROVEN, NOT_DEMONSTRABLE, MISSING)
+PROVEN, NOT_DEMONSTRABLE, SKIPPED, MISSING = "proven", "not-demonstrable", "skipped", "missing"
+STATUSES = (PROVEN, NOT_DEMONSTRABLE, SKIPPED, MISSING)
 KINDS = ("claim", "question")
 NOT_WRITTEN = "notebook not written yet"
 
@@ -115,7 +119,9 @@ class Coverage:
     def totals_line(self, notebook: str | None = None) -> str:
         t = self.totals(notebook)
         return (
-            f"total: {t[PROVEN]} proven, {t[NOT_DEMONSTRABLE]} not demonstrable, {t[MISSING]} missing "
+            f"total: {t[PROVEN]} proven, {t[NOT_DEMONSTRABLE]} not demonstrable, "
+            + (f"{t[SKIPPED]} skipped on this cluster, " if t[SKIPPED] else "")
+            + f"{t[MISSING]} missing "
             f"of {t['total']} ({t['claim']['total']} claims, {t['question']['total']} questions)"
         )
 
@@ -149,7 +155,9 @@ class Coverage:
             slug = self.spec.section(number).slug
             lines.append(
                 f"§{number:>3} {slug:<11} {name:<34} proven {count[PROVEN]:>3}  "
-                f"not-demonstrable {count[NOT_DEMONSTRABLE]:>3}  missing {count[MISSING]:>3}"
+                f"not-demonstrable {count[NOT_DEMONSTRABLE]:>3}  "
+                + (f"skipped {count[SKIPPED]:>3}  " if count[SKIPPED] else "")
+                + f"missing {count[MISSING]:>3}"
             )
         if notebook is not None and (owed := self.missing_for(notebook)):
             lines.append(f"missing in {notebook}: " + ", ".join(owed))
@@ -216,6 +224,7 @@ def compute(
     covering: dict[int, list[str]] = {}  # section -> notebooks that list it
     declared: dict[str, dict[str, str]] = {}  # notebook -> {ID: reason}
     proven: dict[str, set[str]] = {}  # notebook -> IDs a passing check of its last run names
+    skipped: dict[str, dict[str, str]] = {}  # notebook -> {ID: why its last run skipped it}
     for nb in notebooks:
         meta = getattr(nb, "meta", None) or {}
         sections = set(meta.get("sections") or [])
@@ -237,6 +246,7 @@ def compute(
             else:
                 declared[nb.name][id_] = str(reason).strip()
         proven[nb.name] = set()
+        skipped[nb.name] = {}
         for check in (runs.get(nb.name) or {}).get("checks") or []:
             for id_ in check.get("proves") or []:
                 if id_ not in own:
@@ -245,6 +255,8 @@ def compute(
                     )
                 elif check.get("passed") is True:
                     proven[nb.name].add(id_)
+                elif check.get("skipped"):
+                    skipped[nb.name].setdefault(id_, str(check["skipped"]))
 
     entries, conflicts = [], []
     for item in spec.ids:
@@ -263,6 +275,8 @@ def compute(
                 warnings.append(f"{name}: {item.id} is proven but also declared not demonstrable")
         elif item.id in declared.get(name, {}):
             status, reason = NOT_DEMONSTRABLE, declared[name][item.id]
+        elif item.id in skipped.get(name, {}):
+            status, reason = SKIPPED, f"skipped on this cluster: {skipped[name][item.id]}"
         elif not names:
             written = any(nb.name == item.notebook for nb in notebooks)
             status, reason = (

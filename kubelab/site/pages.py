@@ -15,6 +15,7 @@ from kubelab.site.chapters import NOT_VERIFIED, VERIFIED, Chapter, finished
 STATUS_LABEL = {
     coverage_module.PROVEN: "proven",
     coverage_module.NOT_DEMONSTRABLE: "not demonstrable",
+    coverage_module.SKIPPED: "skipped on this cluster",
     coverage_module.MISSING: "missing",
 }
 
@@ -88,7 +89,12 @@ def home(chapters: list[Chapter], ledger: coverage_module.Coverage, built_at: st
             "",
             f"{verified} of {len(chapters)} chapters verified. Claims and questions of the spec: "
             f"**{totals[coverage_module.PROVEN]} proven**, {totals[coverage_module.NOT_DEMONSTRABLE]} not demonstrable, "
-            f"{totals[coverage_module.MISSING]} missing, of {totals['total']} "
+            + (
+                f"{totals[coverage_module.SKIPPED]} skipped on the clusters the chapters ran on, "
+                if totals[coverage_module.SKIPPED]
+                else ""
+            )
+            + f"{totals[coverage_module.MISSING]} missing, of {totals['total']} "
             "([coverage](coverage.md), [the learner's questions](questions.md)).",
             "",
             table(
@@ -215,7 +221,7 @@ def coverage(chapters: list[Chapter], ledger: coverage_module.Coverage, spec: Sp
         "",
         table(
             "kubelab-totals",
-            ["", "proven", "not demonstrable", "missing", "total"],
+            ["", *(STATUS_LABEL[s] for s in coverage_module.STATUSES), "total"],
             [
                 (
                     None,
@@ -248,7 +254,12 @@ def coverage(chapters: list[Chapter], ledger: coverage_module.Coverage, spec: Sp
             "",
             f"{chapter_link(chapter) if chapter else html.escape(name)}: {chapter.state if chapter else 'not written'}; "
             f"{own[coverage_module.PROVEN]} proven, {own[coverage_module.NOT_DEMONSTRABLE]} not demonstrable, "
-            f"{own[coverage_module.MISSING]} missing of {own['total']}.",
+            + (
+                f"{own[coverage_module.SKIPPED]} skipped on the cluster it last ran on, "
+                if own[coverage_module.SKIPPED]
+                else ""
+            )
+            + f"{own[coverage_module.MISSING]} missing of {own['total']}.",
             "",
         ]
         evidence = _evidence(chapter) if chapter else {}
@@ -258,7 +269,13 @@ def coverage(chapters: list[Chapter], ledger: coverage_module.Coverage, spec: Sp
                 f"### §{number} {html.escape(section.title)}",
                 "",
                 f"{counts[coverage_module.PROVEN]} proven · {counts[coverage_module.NOT_DEMONSTRABLE]} "
-                f"not demonstrable · {counts[coverage_module.MISSING]} missing",
+                "not demonstrable · "
+                + (
+                    f"{counts[coverage_module.SKIPPED]} skipped on this cluster · "
+                    if counts[coverage_module.SKIPPED]
+                    else ""
+                )
+                + f"{counts[coverage_module.MISSING]} missing",
                 "",
             ]
             rows = []

@@ -118,3 +118,13 @@ def test_namespace_bound_credentials_say_why_a_need_is_unknown():
         "2 nodes (unknown: these credentials cannot read nodes)",
     ]
     assert probes.shortfalls(lab, ONE_NODE, cluster_admin=True) == ([], [])
+
+
+def test_the_closing_table_shows_a_skipped_section_as_a_row(shell, monkeypatch):
+    from kubelab.lab import report
+
+    monkeypatch.setattr(ledger, "_in_memory", [])
+    sections.start(lab_on(ONE_NODE), 19, state=sections.Skipping(), workers=2)
+    assert report.skipped_rows() == [
+        ("§19", "skipped on this cluster", "2 workers (the cluster has 0)")
+    ]

@@ -133,7 +133,8 @@ def summary_table(summary: Summary, headers: tuple[str, ...] = HEADERS) -> None:
             + "; ".join(f"{ids}: {', '.join(missing)}" for ids, missing in unproven)
             + ". Fix: name only IDs the checks above prove (proves=...)"
         )
-    table = build_table([(r.ids, r.answer, r.evidence) for r in summary.rows], headers)
+    rows = [(r.ids, r.answer, r.evidence) for r in summary.rows] + skipped_rows()
+    table = build_table(rows, headers)
     try:
         from IPython import get_ipython
         from IPython.display import display
@@ -144,6 +145,17 @@ def summary_table(summary: Summary, headers: tuple[str, ...] = HEADERS) -> None:
     except ImportError:
         pass
     print(repr(table))
+
+
+def skipped_rows() -> list[tuple[str, str, str]]:
+    """A row for each section this run skipped (its needs were missing on this cluster): the
+    probe's finding is what the run measured. Its own rows were never added: their cells did not
+    run."""
+    return [
+        (c["what"].split(" skipped on this cluster")[0], "skipped on this cluster", c["skipped"])
+        for c in ledger.checks()
+        if c.get("skipped") and c["what"].startswith("§")
+    ]
 
 
 def build_table(rows: list[tuple[str, str, str]], headers: tuple[str, ...] = HEADERS) -> Table:

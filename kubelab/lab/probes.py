@@ -224,6 +224,34 @@ def shortfalls(
     return missing, fixes
 
 
+def describe(caps: Capabilities) -> str:
+    """One line: what the notebook found the cluster to be."""
+    if not caps.cluster_read:
+        return (
+            f"cluster: Kubernetes {caps.version}; these credentials read one namespace only "
+            "(nodes, StorageClasses and the CNI unknown), no node access, "
+            + (
+                "cluster-scoped writes allowed"
+                if caps.cluster_admin
+                else "no cluster-scoped writes"
+            )
+        )
+    return (
+        f"cluster: Kubernetes {caps.version}, {caps.nodes} nodes ({caps.workers} workers), "
+        f"zones {', '.join(caps.zones)}, "
+        f"NetworkPolicy {'enforced' if caps.network_policy else 'not enforced'}, default "
+        f"StorageClass {caps.default_storage_class}, images {caps.images}"
+        + (f", cgroup v{caps.cgroup_version}" if caps.cgroup_version else "")
+        + (", no node access (kubeconfig only)" if not caps.node_access else "")
+        + (", no cluster-scoped writes" if not caps.cluster_admin else "")
+        + (
+            ", oom_score_adj clamped at 0 by kubelab's runc shim"
+            if caps.oom_score_adj_clamped
+            else ""
+        )
+    )
+
+
 def requires(lab, **needs) -> Capabilities:
     """Stop here, with every reason, unless the cluster has what the notebook needs: nodes,
     workers, zones (counts), network_policy, storage_class (a default one), min_version
@@ -236,16 +264,5 @@ def requires(lab, **needs) -> Capabilities:
     missing, fixes = shortfalls(lab, caps, **needs)
     if missing:
         raise RequirementNotMet("this notebook needs " + "; ".join(missing), "; or ".join(fixes))
-    print(
-        f"cluster: Kubernetes {caps.version}, {caps.nodes} nodes ({caps.workers} workers), zones {', '.join(caps.zones)}, "
-        f"NetworkPolicy {'enforced' if caps.network_policy else 'not enforced'}, default StorageClass "
-        f"{caps.default_storage_class}, images {caps.images}"
-        + (f", cgroup v{caps.cgroup_version}" if caps.cgroup_version else "")
-        + (", no node access (kubeconfig only)" if not caps.node_access else "")
-        + (
-            ", oom_score_adj clamped at 0 by kubelab's runc shim"
-            if caps.oom_score_adj_clamped
-            else ""
-        )
-    )
+    print(describe(caps))
     return caps

@@ -57,3 +57,8 @@ def test_without_values_a_manifest_is_parsed_as_written():
     assert obj["metadata"] == {"name": "a"}
     with pytest.raises(KubelabError, match="not YAML text"):
         parse_manifest({"kind": "ConfigMap"}, name="a")
+
+
+def test_a_placeholder_named_like_an_apply_parameter_gets_a_hint():
+    with pytest.raises(KubelabError, match="a parameter of apply/create itself"):
+        manifest("metadata: {namespace: {{ namespace }}}\n")

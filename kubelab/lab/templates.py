@@ -9,6 +9,9 @@ import re
 
 from kubelab.core.errors import KubelabError
 
+# lab.apply's and lab.create's own keyword parameters: a value of that name never reaches the
+# template, so a placeholder of that name is refused with a clear hint.
+OWN_PARAMETERS = ("namespace", "quiet", "dry_run")
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
@@ -32,9 +35,13 @@ def manifest(template: str, **values) -> str:
     value and every value a placeholder (a misspelt name fails here, not as a strange object)."""
     wanted = set(PLACEHOLDER.findall(template))
     if missing := sorted(wanted - set(values)):
+        own = [m for m in missing if m in OWN_PARAMETERS]
         raise KubelabError(
             f"the manifest's {', '.join('{{ ' + m + ' }}' for m in missing)} has no value",
-            f"pass {', '.join(f'{m}=...' for m in missing)} with the manifest",
+            f"{', '.join(own)}: a parameter of apply/create itself, never a value; call the"
+            " placeholder something else, e.g. {{ ns }}"
+            if own
+            else f"pass {', '.join(f'{m}=...' for m in missing)} with the manifest",
         )
     if unused := sorted(set(values) - wanted):
         raise KubelabError(

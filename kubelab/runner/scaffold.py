@@ -61,7 +61,8 @@ def notebook(name: str) -> dict:
             "code",
             "import kubelab\nfrom kubelab import check, expect, AGNHOST\n\n"
             f'lab = kubelab.connect(notebook="{name}")\n'
-            "caps = kubelab.requires(lab, nodes=3)\nsummary = kubelab.Summary()\n",
+            "caps = kubelab.requires(lab)  # what the cluster is; each section states its needs\n"
+            "summary = kubelab.Summary()\n",
         ),
     ]
     for section in sections:
@@ -72,6 +73,13 @@ def notebook(name: str) -> dict:
                 "markdown",
                 f"## {section.title} ({', '.join(i.id for i in claims) or 'questions only'})\n\n"
                 + "".join(f"- {c.id}: {c.text}\n" for c in claims),
+            )
+        )
+        cells.append(
+            _cell(
+                "code",
+                f"lab.section({section.number})  # and what it needs, e.g. node_access=True, "
+                "workers=2, cluster_admin=True\n",
             )
         )
         for question in (i for i in items if i.kind == "question"):
@@ -91,7 +99,7 @@ def notebook(name: str) -> dict:
             )
     cells += [
         _cell("markdown", "## Summary"),
-        _cell("code", "kubelab.summary_table(summary)\nlab.close()\n"),
+        _cell("code", 'lab.section("Summary")\nkubelab.summary_table(summary)\nlab.close()\n'),
     ]
     meta = {
         "title": title,

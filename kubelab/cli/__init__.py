@@ -227,8 +227,19 @@ def cmd_gc(args) -> int:
 
 def cmd_coverage(args) -> int:
     import json
+    import os
+    from pathlib import Path
+
+    from kubelab.core.errors import KubelabError
     from kubelab.runner import coverage
 
+    if args.runs:
+        if not (Path(args.runs) / ".").is_dir() or not list(Path(args.runs).glob("*.run.json")):
+            raise KubelabError(
+                f"no runs in {args.runs} (no <notebook>.run.json there)",
+                "name the folder a run wrote to: KUBELAB_OUT=DIR kubelab run NN ... writes there",
+            )
+        os.environ["KUBELAB_OUT"] = str(args.runs)
     ledger = coverage.compute()
     name = coverage.resolve_notebook(args.notebook, ledger.spec) if args.notebook else None
     print(
@@ -419,6 +430,12 @@ def parser() -> argparse.ArgumentParser:
     )
     cov.add_argument(
         "--notebook", metavar="NAME", help="only this notebook's sections (name or number, e.g. 01)"
+    )
+    cov.add_argument(
+        "--runs",
+        metavar="DIR",
+        help="read the runs recorded in DIR (default: out/), e.g. runs made on another cluster:"
+        " what it could show, and what it skipped and why",
     )
     cov.set_defaults(func=cmd_coverage)
 

@@ -62,3 +62,10 @@ def test_without_values_a_manifest_is_parsed_as_written():
 def test_a_placeholder_named_like_an_apply_parameter_gets_a_hint():
     with pytest.raises(KubelabError, match="a parameter of apply/create itself"):
         manifest("metadata: {namespace: {{ namespace }}}\n")
+
+
+def test_placeholders_without_any_value_are_named():
+    with pytest.raises(KubelabError, match=r"\{\{ ns \}\} has no value"):
+        parse_manifest(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: {{ ns }}}\n"
+        )

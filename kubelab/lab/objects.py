@@ -8,7 +8,7 @@ import yaml
 from kubelab.lab import waits
 from kubelab.lab.namespaces import RUN_NAMESPACE
 from kubelab.core.errors import KubelabError
-from kubelab.lab.templates import manifest as render
+from kubelab.lab.templates import PLACEHOLDER, manifest as render
 
 FIELD_MANAGER = "kubelab"
 
@@ -16,6 +16,8 @@ FIELD_MANAGER = "kubelab"
 def parse_manifest(manifest: str | dict | list, **values) -> list[dict]:
     """YAML text (one or more documents), a dict, or a list of dicts -> list of objects. With
     values, the text is a template: each `{{ name }}` in it becomes values[name]."""
+    if isinstance(manifest, str) and not values and PLACEHOLDER.search(manifest):
+        manifest = render(manifest)  # refuses, naming the placeholders without a value
     if values:
         if not isinstance(manifest, str):
             raise KubelabError(

@@ -42,6 +42,11 @@ def reached(matrix: Matrix) -> set[tuple[str, str]]:
     return {pair for pair, ok in matrix.items() if ok}
 
 
+def reaching(matrix: Matrix, target: str) -> list[str]:
+    """The sources, other than the target itself, that reached the target, sorted."""
+    return sorted(s for s, t in reached(matrix) if t == target and s != target)
+
+
 def table(matrix: Matrix, sources, targets) -> str:
     """The matrix as text: a row per source, ✓ reached, · blocked."""
     width = max(len(s) for s in [*sources, "from \\ to"])

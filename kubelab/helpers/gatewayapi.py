@@ -4,6 +4,7 @@ status a controller writes on GatewayClasses, Gateways and routes.
     crd = lab.get("customresourcedefinitions", "httproutes.gateway.networking.k8s.io")
     gatewayapi.filter_support(crd)        # {"requestHeaderModifier": "Core", "urlRewrite": "Extended", ...}
     gatewayapi.conditions(gateway)        # {"Accepted": ("True", "Accepted"), "Programmed": (...)}
+    gatewayapi.granted(gatewayapi.conditions(gateway))   # only those whose status is True
     gatewayapi.parent_conditions(route)   # {"ns/web": {"Accepted": ("False", "NotAllowedByListeners")}}
     gatewayapi.attached_routes(gateway)   # {"http": 1}: routes attached to each listener
     gatewayapi.supported_features(gatewayclass)   # the features its controller says it implements
@@ -53,6 +54,12 @@ def filter_support(crd: dict, version: str = "v1") -> dict[str, str]:
 def conditions(obj: dict | None) -> dict[str, tuple[str, str]]:
     """An object's status conditions as {type: (status, reason)}."""
     return _by_type(((obj or {}).get("status") or {}).get("conditions"))
+
+
+def granted(conditions_by_type: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    """The conditions (as `conditions` gives them) whose status is True: "Accepted" in
+    granted(conditions(gateway)) once the controller accepted it."""
+    return {kind: c for kind, c in conditions_by_type.items() if c[0] == "True"}
 
 
 def _by_type(conditions_list: list | None) -> dict[str, tuple[str, str]]:

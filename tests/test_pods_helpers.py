@@ -273,3 +273,30 @@ def test_fewest_ready_at_once_and_replacements_from_a_recording():
         events=[Event(0.0, "EXISTING", "Pod", "web-a", "phase Running, ready")]
     )
     assert disruptions.fewest_at_once(untouched, "ready") == 1
+
+
+def test_a_budget_counts_only_once_its_controller_saw_the_spec():
+    budget = {
+        "metadata": {"generation": 2},
+        "status": {"observedGeneration": 1, "expectedPods": 2, "currentHealthy": 0},
+    }
+    assert not disruptions.budget_counts(budget, expectedPods=2)  # counts for the old spec
+    budget["status"]["observedGeneration"] = 2
+    assert disruptions.budget_counts(budget, expectedPods=2, currentHealthy=0)
+    assert not disruptions.budget_counts(budget, currentHealthy=1)
+    assert not disruptions.budget_counts(budget, disruptionsAllowed=0)  # not reported yet
+    assert not disruptions.budget_counts(None, currentHealthy=0)
+
+
+def test_the_uid_a_node_sees_and_what_became_of_a_user_namespace_pod():
+    assert userns.uid_in("Name:\tsleep\nUid:\t100000\t100000\t100000\t100000\n") == "100000"
+    pending = {"kind": "Pod", "status": {"phase": "Pending"}}
+    ready = {"kind": "Pod", "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    refusal = {"reason": "FailedCreatePodSandBox", "message": "does not support user namespaces"}
+    for pod, events, expected in [
+        (pending, [{"reason": "Scheduled"}], None),
+        (pending, [{"reason": "Scheduled"}, refusal], ("refused", refusal)),
+        (ready, [], ("running", ready)),
+    ]:
+        lab = SimpleNamespace(get=lambda kind, name, pod=pod: pod, list=lambda *a, e=events, **k: e)
+        assert userns.outcome(lab, "own-users") == expected

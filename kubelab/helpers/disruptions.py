@@ -8,6 +8,7 @@ PodDisruptionBudget's status over time, and how few Pods were ready at once.
     with disruptions.StatusLog(lab, "poddisruptionbudget", "web", ["status.currentHealthy"]) as budget: ...
     budget.samples                                          # [(seconds, {"status.currentHealthy": 2}), ...]
     disruptions.fewest_at_once(recording, "ready", kind="Pod")   # from a lab.record(...) timeline
+    disruptions.budget_counts(pdb, currentHealthy=2)        # its controller saw the spec and counts so
 
 A DisruptionTarget=True condition on a Pod that is then not deleted (an eviction or preemption
 that was aborted) is stale: the disruption controller (kube-controller-manager) sets it to False
@@ -159,6 +160,16 @@ class StatusLog:
         while self._thread.is_alive() and time.monotonic() < deadline:
             self._watcher.stop()
             self._thread.join(timeout=0.2)
+
+
+def budget_counts(pdb: dict | None, **wanted) -> bool:
+    """Whether a PodDisruptionBudget's controller has seen its latest spec (observedGeneration)
+    and its status has these values: budget_counts(pdb, expectedPods=2, currentHealthy=0)."""
+    status = (pdb or {}).get("status") or {}
+    generation = ((pdb or {}).get("metadata") or {}).get("generation", 0)
+    return status.get("observedGeneration", 0) >= generation and all(
+        status.get(key) == value for key, value in wanted.items()
+    )
 
 
 def fewest_at_once(recording, state_contains: str, kind: str | None = None) -> int:

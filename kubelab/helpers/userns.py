@@ -7,6 +7,8 @@ asks for one (`spec.hostUsers: false`).
     userns.handlers_supporting(node_object)      # runtime handlers the kubelet says support user namespaces
     userns.reporter(event)                       # which component reported an Event ("kubelet")
     userns.sandbox_requests(worker, pod_uid, since)   # containerd's "RunPodSandbox" lines for that Pod
+    userns.container_uid(worker, container_id)   # the UID the node sees the container's process run as
+    userns.outcome(lab, "own-users")             # ("running", pod), ("refused", event) or None yet
 
 A Pod with hostUsers: false is checked by the kubelet before it asks the runtime for a sandbox:
 the runtime must have told the kubelet (CRI RuntimeStatus, published on the Node as
@@ -80,6 +82,28 @@ def sandbox_requests(node, pod_uid: str, since: float) -> list[str]:
     return requests_in(
         [text for _, text in node.journal("containerd", since, grep=pod_uid)], pod_uid
     )
+
+
+def container_uid(node, container_id: str) -> str:
+    """The real UID, as the node sees it, of a container's main process (/proc/<pid>/status)."""
+    return uid_in(node.container_proc_file(container_id, "status"))
+
+
+def uid_in(proc_status: str) -> str:
+    """The real UID in the text of a /proc/<pid>/status file (its "Uid:" line)."""
+    return next(line.split()[1] for line in proc_status.splitlines() if line.startswith("Uid:"))
+
+
+def outcome(lab, pod: str) -> tuple[str, dict] | None:
+    """What became of a Pod that asks for a user namespace: ("running", the Pod) once it is
+    ready, ("refused", the FailedCreatePodSandBox Event) once its sandbox was refused, else None."""
+    from kubelab.core.readiness import is_ready
+
+    found = lab.get("pod", pod)
+    if is_ready(found):
+        return "running", found
+    events = lab.list("events", field_selector=f"involvedObject.name={pod}")
+    return next((("refused", e) for e in events if e["reason"] == "FailedCreatePodSandBox"), None)
 
 
 def requests_in(lines: list[str], pod_uid: str) -> list[str]:

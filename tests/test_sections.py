@@ -128,3 +128,17 @@ def test_the_closing_table_shows_a_skipped_section_as_a_row(shell, monkeypatch):
     assert report.skipped_rows() == [
         ("§19", "skipped on this cluster", "2 workers (the cluster has 0)")
     ]
+
+
+def test_a_part_of_a_section_records_only_its_own_ids(tmp_path, monkeypatch, shell):
+    monkeypatch.setenv(ledger.ENV, str(tmp_path / "l.jsonl"))
+    lab = lab_on(NAMESPACE_ONLY, notebook="00-tour-reconcile-and-objects")
+    state = sections.Skipping()
+    assert not sections.start(
+        lab, 0, "kube-proxy", "C-INTRO-4, Q-INTRO-1", state, cluster_read=True
+    )
+    (entry,) = ledger.read(tmp_path / "l.jsonl")
+    assert entry["proves"] == ["C-INTRO-4", "Q-INTRO-1"]
+    assert entry["what"].startswith("§0 kube-proxy skipped on this cluster: cluster-wide reads")
+    with pytest.raises(KubelabError, match="§0 has no C-POD-1"):
+        sections.start(lab, 0, "x", ["C-POD-1"], state, cluster_read=True)

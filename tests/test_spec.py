@@ -460,6 +460,24 @@ def test_each_question_has_a_heading_the_learners_words_and_an_english_rendering
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda nb: nb.name)
+def test_a_section_starts_in_a_cell_of_its_own(nb):
+    """`lab.section(...)` is alone in its cell: that cell always runs, so anything after the call
+    there would run even where the section is skipped (kubelab.lab.sections)."""
+    import ast
+
+    cells = json.loads(nb.path.read_text(encoding="utf-8"))["cells"]
+    crowded = []
+    for i, c in enumerate(cells):
+        source = "".join(c["source"])
+        if c["cell_type"] != "code" or "lab.section(" not in source:
+            continue
+        body = ast.parse(source).body
+        if len(body) != 1 or "lab.section(" not in ast.unparse(body[0]).split("=")[-1]:
+            crowded.append(i)
+    assert not crowded, f"{nb.name}: cells where lab.section(...) is not alone: {crowded}"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda nb: nb.name)
 def test_code_cells_are_short(nb):
     """Notebooks are narratives: a code cell calls the library and checks, in at most 30 lines
     (a longer one is split where the experiment pauses, or its plumbing moves into kubelab)."""

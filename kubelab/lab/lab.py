@@ -131,15 +131,22 @@ class Lab(LabObjects, LabKubectl, LabNodes, LabWaits):
             f"(Kubernetes {self.server_version()})"
         )
 
-    def section(self, key: int | str, **needs) -> bool:
+    def section(
+        self,
+        key: int | str,
+        part: str | None = None,
+        ids: str | list[str] | None = None,
+        **needs,
+    ) -> bool:
         """Start a section: `key` is its § number in the spec (or a title, e.g. "Summary", for a
         part that answers no section); needs as for kubelab.requires (node_access, nodes,
-        workers, zones, network_policy, storage_class, min_version). Where the cluster lacks
-        them, one line says so, the section's IDs are recorded as skipped on this cluster, and
-        its cells do not run up to the next section (kubelab.lab.sections). True if it runs."""
+        workers, zones, network_policy, storage_class, min_version, cluster_read,
+        cluster_admin). Where the cluster lacks them, one line says so, the section's IDs (or
+        the part's `ids`) are recorded as skipped on this cluster, and its cells do not run up to
+        the next section (kubelab.lab.sections). Alone in its cell. True if it runs."""
         from kubelab.lab import sections
 
-        return sections.start(self, key, **needs)
+        return sections.start(self, key, part=part, ids=ids, **needs)
 
     def extra_namespace(self, suffix: str) -> str:
         """Another namespace for this run (e.g. to show names in two namespaces); closed with it."""

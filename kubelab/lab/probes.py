@@ -86,8 +86,9 @@ def probe(lab) -> Capabilities:
     cached = getattr(lab, "_capabilities", None)
     if cached:
         return cached
-    cluster_read = allowed(lab, "list", "nodes") and allowed(
-        lab, "list", "storageclasses", "storage.k8s.io"
+    cluster_read = all(
+        allowed(lab, "list", resource, group)
+        for resource, group in (("nodes", ""), ("pods", ""), ("storageclasses", "storage.k8s.io"))
     )
     cluster_admin = allowed(lab, "create", "namespaces") and allowed(
         lab, "create", "customresourcedefinitions", "apiextensions.k8s.io"
@@ -187,17 +188,21 @@ def shortfalls(
     storage_class: bool = False,
     min_version: str | None = None,
     node_access: bool = False,
+    cluster_read: bool = False,
     cluster_admin: bool = False,
 ) -> tuple[list[str], list[str]]:
     """What the cluster lacks of these needs (each a phrase), and how to get it.
 
-    cluster_admin=True: the section creates or changes cluster-scoped objects (CRDs,
-    ClusterRoles, PersistentVolumes, Nodes, webhooks), which namespace-bound credentials cannot."""
+    cluster_read=True: the section reads cluster-scoped objects (Nodes, Namespaces, other
+    namespaces' objects); cluster_admin=True: it creates or changes them (CRDs, ClusterRoles,
+    PersistentVolumes, Nodes, webhooks, namespaces). Namespace-bound credentials can do neither."""
     missing = []
     fixes = []
     unknown = None if caps.cluster_read else "unknown: these credentials cannot read nodes"
     if cluster_admin and not caps.cluster_admin:
         missing.append("cluster-scoped permissions (it creates cluster-scoped objects)")
+    elif cluster_read and not caps.cluster_read:
+        missing.append("cluster-wide reads (it reads Nodes or other namespaces' objects)")
     if node_access and not caps.node_access:
         missing.append(
             "node access (it runs commands inside nodes, stops and reconfigures them); "

@@ -11,8 +11,9 @@ section's following cells do not run, up to the next `lab.section(...)` cell: ea
 names no spec section.
 
 Cells are skipped by an IPython input transformer, installed by the first `lab.section` call; a
-cell whose code calls `lab.section(` always runs (it is where a section starts). A later section
-must not read what a skipped one built, or it declares the same needs.
+cell whose code calls `lab.section(` always runs (it is where a section starts), so that call is
+alone in its cell (the notebook standard's tests hold it to that). A later section must not read
+what a skipped one built, or it declares the same needs.
 """
 
 from __future__ import annotations
@@ -74,10 +75,30 @@ def section_ids(notebook: str | None, number: int) -> list[str]:
     return [item.id for item in spec.for_sections([number])]
 
 
-def start(lab, key: int | str, state: Skipping = _state, **needs) -> bool:
+def start(
+    lab,
+    key: int | str,
+    part: str | None = None,
+    ids: str | list[str] | None = None,
+    state: Skipping = _state,
+    **needs,
+) -> bool:
     """Start section `key` (a spec section's § number, or a title such as "Summary" for a part
-    that names no section); True when its cells run, False when this cluster lacks its needs."""
-    ids = section_ids(lab.notebook, key) if isinstance(key, int) else []
+    that names no section); True when its cells run, False when this cluster lacks its needs.
+
+    A section answered in parts (each with its own needs) names each `part` ("kube-proxy") and
+    the `ids` it answers ("C-INTRO-4, Q-INTRO-1"), so that a skipped part records only those."""
+    ids_of_section = section_ids(lab.notebook, key) if isinstance(key, int) else []
+    if ids is not None:
+        from kubelab.lab.report import expand_ids
+
+        wanted = expand_ids(ids) if isinstance(ids, str) else list(ids)
+        if stray := [i for i in wanted if i not in ids_of_section]:
+            raise KubelabError(
+                f"§{key} has no {', '.join(stray)}", "name IDs of this section only (spec.json)"
+            )
+        ids_of_section = wanted
+    ids = ids_of_section
     state.section, state.reason = None, ""
     if not needs:
         return True
@@ -89,7 +110,7 @@ def start(lab, key: int | str, state: Skipping = _state, **needs) -> bool:
         raise probes.RequirementNotMet(
             f"§{key} needs {reason}", "; or ".join(fixes) or "run it on the default cluster"
         )
-    label = f"§{key}" if isinstance(key, int) else str(key)
+    label = (f"§{key}" if isinstance(key, int) else str(key)) + (f" {part}" if part else "")
     ledger.record(f"{label} skipped on this cluster: {reason}", ids, passed=None, skipped=reason)
     state.section, state.reason = key, reason
     state.skipped.append((key, reason))

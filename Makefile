@@ -31,10 +31,10 @@ unit: venv lint
 	$(BIN)/pytest -m "not cluster"
 
 ## lint: the package's layers import downwards only (import-linter), the code is formatted (ruff,
-## 100 columns) and has no pyflakes errors (ruff, notebooks included)
+## 100 columns, notebooks included) and has no pyflakes errors (ruff; no notebook line over 100)
 lint: venv
 	$(BIN)/lint-imports
-	$(BIN)/ruff format --check kubelab tests scripts
+	$(BIN)/ruff format --check kubelab tests scripts notebooks
 	$(BIN)/ruff check kubelab tests scripts notebooks
 
 ## lab: JupyterLab on the notebooks, with the default cluster up

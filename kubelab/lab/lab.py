@@ -137,7 +137,7 @@ class Lab(LabObjects, LabKubectl, LabNodes, LabWaits):
         part: str | None = None,
         ids: str | list[str] | None = None,
         **needs,
-    ) -> bool:
+    ):
         """Start a section: `key` is its § number in the spec (or a title, e.g. "Summary", for a
         part that answers no section); needs as for kubelab.requires (node_access, nodes,
         workers, zones, network_policy, storage_class, min_version, cluster_read,

@@ -46,6 +46,20 @@ class Skipping:
 _state = Skipping()
 
 
+@dataclass(frozen=True)
+class Started:
+    """What lab.section returns: true when the section runs. A cell that ends with the call
+    displays nothing (its one line, when skipped, says it already)."""
+
+    runs: bool
+
+    def __bool__(self) -> bool:
+        return self.runs
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
 def _install(state: Skipping) -> bool:
     """Put the transformer into the running IPython (once); False outside IPython."""
     try:
@@ -82,7 +96,7 @@ def start(
     ids: str | list[str] | None = None,
     state: Skipping = _state,
     **needs,
-) -> bool:
+) -> Started:
     """Start section `key` (a spec section's § number, or a title such as "Summary" for a part
     that names no section); True when its cells run, False when this cluster lacks its needs.
 
@@ -101,10 +115,10 @@ def start(
     ids = ids_of_section
     state.section, state.reason = None, ""
     if not needs:
-        return True
+        return Started(True)
     missing, fixes = probes.shortfalls(lab, probes.probe(lab), **needs)
     if not missing:
-        return True
+        return Started(True)
     reason = "; ".join(missing)
     if not _install(state):
         raise probes.RequirementNotMet(
@@ -115,7 +129,7 @@ def start(
     state.section, state.reason = key, reason
     state.skipped.append((key, reason))
     print(f"– {label} skipped on this cluster: it needs {reason}")
-    return False
+    return Started(False)
 
 
 def skipped_sections(state: Skipping = _state) -> list[tuple[int | str, str]]:

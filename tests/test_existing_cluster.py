@@ -27,6 +27,14 @@ pytestmark = pytest.mark.cluster
 @pytest.fixture(scope="module")
 def solo(tmp_path_factory):
     kind_cluster = KindCluster("solo").up()
+    if kind_cluster.choice.mode == "offline":
+        # A connected cluster pulls the add-ons' images; this one reaches no registry, and kubelab
+        # has no node access to it as an existing cluster: load them now, as the owner.
+        from kubelab.cluster import addons
+        from kubelab.runner import notebooks
+
+        for name in sorted({a for nb in notebooks.discover() for a in nb.addons}):
+            addons.load_images(kind_cluster, addons.load(name))
     kubeconfig = tmp_path_factory.mktemp("existing") / "kubeconfig"
     shutil.copy(kind_cluster.kubeconfig, kubeconfig)
     yield ExistingCluster(kubeconfig)
@@ -136,9 +144,9 @@ def test_every_notebook_runs_what_the_cluster_can_show(solo, tmp_path):
     from kubelab.cluster import credentials as creds
     from kubelab.core import spec
 
-    admin_kubeconfig = tmp_path / "admin"
+    admin_kubeconfig = tmp_path / "admin.kubeconfig"
     shutil.copy(solo.kubeconfig, admin_kubeconfig)
-    attendee = creds.namespace_kubeconfig(solo, "attendee", tmp_path / "attendee")
+    attendee = creds.namespace_kubeconfig(solo, "attendee", tmp_path / "attendee.kubeconfig")
     before = namespaces(solo)
     outs = {mode: tmp_path / mode for mode in FLOOR}
     for out in outs.values():

@@ -211,7 +211,7 @@ def delete_namespaced_run_objects(lab, namespace: str, run_id: str, timeout: flo
     """Delete what run `run_id` made in a namespace it was given (objects labelled with its ID,
     and through their owners what controllers made for them), and wait until they are gone: a
     next run in the same namespace may reuse their names."""
-    from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError
+    from kubernetes.dynamic.exceptions import DynamicApiError, ForbiddenError, NotFoundError
 
     selector = f"{RUN_NAMESPACE}={run_id}"
     made = []
@@ -224,11 +224,17 @@ def delete_namespaced_run_objects(lab, namespace: str, run_id: str, timeout: flo
             continue  # a kind these credentials may not list: the run cannot have made one
         for obj in items.to_dict().get("items") or []:
             name = obj["metadata"]["name"]
+            if obj["metadata"].get("ownerReferences"):
+                continue  # its owner's deletion takes it (an EndpointSlice, a Pod of a Job)
             try:
                 lab.dynamic.delete(
                     resource, name=name, namespace=namespace, propagation_policy="Foreground"
                 )
             except NotFoundError:
+                continue
+            except ForbiddenError:
+                # a controller copied the run's label onto what it made (the Endpoints of a
+                # Service) and the credentials may not delete that kind: its maker removes it
                 continue
             made.append((resource, name))
     deadline = time.monotonic() + timeout

@@ -89,7 +89,19 @@ class LabKubectl:
 
     def kubectl_apply(self, manifest: str) -> dict:
         """`kubectl apply -f -` of YAML text in this lab's namespace, as a user would run it:
-        {"ok": bool, "out": what it printed, "warnings": the API server's "Warning:" lines}."""
+        {"ok": bool, "out": what it printed, "warnings": the API server's "Warning:" lines}.
+        In a namespace the run was given, each object gets the run's label, as lab.apply gives
+        it, so that closing the run deletes it."""
+        if getattr(self, "given_namespace", False):
+            import yaml
+
+            from kubelab.lab.namespaces import RUN_NAMESPACE
+
+            docs = [d for d in yaml.safe_load_all(manifest) if isinstance(d, dict)]
+            for doc in docs:
+                labels = doc.setdefault("metadata", {}).setdefault("labels", {}) or {}
+                doc["metadata"]["labels"] = {**labels, RUN_NAMESPACE: self.run_id}
+            manifest = yaml.safe_dump_all(docs)
         out = self.kubectl("apply -f -", check=False, input=manifest)
         return {"ok": out.ok, "out": str(out), "warnings": out.warnings}
 

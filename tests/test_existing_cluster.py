@@ -103,7 +103,7 @@ def sectioned(nb) -> bool:
 # The share of the sectioned notebooks' IDs that must be proven on the one-node cluster, per
 # credentials: measured (see the note of issue 19), less a margin. Fewer means a notebook declared
 # needs it does not have, or lost an experiment.
-FLOOR = {"admin": 0.0, "namespace": 0.0}
+FLOOR = {"admin": 0.45, "namespace": 0.28}  # measured 2026-12-08: 49% and 31% (131, 83 of 269)
 
 
 def run_all_through(kubeconfig, out, namespace=None) -> dict[str, dict]:

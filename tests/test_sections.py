@@ -114,7 +114,7 @@ def test_namespace_bound_credentials_say_why_a_need_is_unknown():
     lab = lab_on(NAMESPACE_ONLY)
     missing, _ = probes.shortfalls(lab, NAMESPACE_ONLY, nodes=2, cluster_admin=True)
     assert missing == [
-        "cluster-scoped permissions (it creates cluster-scoped objects)",
+        "cluster-scoped permissions (it makes cluster-scoped objects, or writes what role edit may not)",
         "2 nodes (unknown: these credentials cannot read nodes)",
     ]
     assert probes.shortfalls(lab, ONE_NODE, cluster_admin=True) == ([], [])

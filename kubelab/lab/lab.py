@@ -143,7 +143,7 @@ class Lab(LabObjects, LabKubectl, LabNodes, LabWaits):
         workers, zones, network_policy, storage_class, min_version, cluster_read,
         cluster_admin). Where the cluster lacks them, one line says so, the section's IDs (or
         the part's `ids`) are recorded as skipped on this cluster, and its cells do not run up to
-        the next section (kubelab.lab.sections). Alone in its cell. True if it runs."""
+        the next section (kubelab.lab.sections). With needs, alone in its cell. True if it runs."""
         from kubelab.lab import sections
 
         return sections.start(self, key, part=part, ids=ids, **needs)

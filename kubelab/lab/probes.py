@@ -195,12 +195,16 @@ def shortfalls(
 
     cluster_read=True: the section reads cluster-scoped objects (Nodes, Namespaces, other
     namespaces' objects); cluster_admin=True: it creates or changes them (CRDs, ClusterRoles,
-    PersistentVolumes, Nodes, webhooks, namespaces). Namespace-bound credentials can do neither."""
+    PersistentVolumes, Nodes, webhooks, namespaces), or writes in its namespace what role edit
+    may not (Pod status, Endpoints and EndpointSlices, ephemeral containers). Namespace-bound
+    credentials can do neither."""
     missing = []
     fixes = []
     unknown = None if caps.cluster_read else "unknown: these credentials cannot read nodes"
     if cluster_admin and not caps.cluster_admin:
-        missing.append("cluster-scoped permissions (it creates cluster-scoped objects)")
+        missing.append(
+            "cluster-scoped permissions (it makes cluster-scoped objects, or writes what role edit may not)"
+        )
     elif cluster_read and not caps.cluster_read:
         missing.append("cluster-wide reads (it reads Nodes or other namespaces' objects)")
     if node_access and not caps.node_access:

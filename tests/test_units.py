@@ -851,3 +851,20 @@ def test_a_node_object_a_run_made_is_not_a_node_of_the_cluster():
             return "kubectl"
 
     assert Listed.__new__(Listed).node_status() == {"fake-worker": True}
+
+
+def test_a_daemonset_pod_for_another_runs_node_names_its_target():
+    from kubelab.cluster.backends.kind import pod_target
+
+    affinity = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["f"]}]}
+                ]
+            }
+        }
+    }
+    assert pod_target({"spec": {"affinity": affinity}}) == "f"
+    assert pod_target({"spec": {"nodeName": "w"}}) == "w"
+    assert pod_target({"spec": {}}) is None

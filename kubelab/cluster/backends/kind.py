@@ -482,11 +482,14 @@ class KindCluster(ClusterBackend):
     # -- health ------------------------------------------------------------------------------
 
     def system_pods_not_running(self) -> list[str]:
+        """kube-system's Pods that do not run, less the DaemonSet Pods made for a kubelet-less
+        Node another run made (they stay Pending: no kubelet will ever run them)."""
         out = self.kubectl("get", "pods", "-n", "kube-system", "-o", "json", timeout=20)
+        nodes = {n["metadata"]["name"] for n in self.nodes()}
         return [
             f"{p['metadata']['name']} ({p['status'].get('phase')})"
             for p in json.loads(out)["items"]
-            if p["status"].get("phase") != "Running"
+            if p["status"].get("phase") != "Running" and pod_target(p) in (None, *nodes)
         ]
 
     def problem(self) -> str:
@@ -567,3 +570,19 @@ class KindCluster(ClusterBackend):
                     f"look at the nodes: docker exec {self.name}-control-plane journalctl -u kubelet",
                 )
             time.sleep(2)
+
+
+def pod_target(pod: dict) -> str | None:
+    """The node a Pod is bound to, or (a DaemonSet's Pod) the one its affinity names; None if
+    neither."""
+    spec = pod.get("spec") or {}
+    if spec.get("nodeName"):
+        return spec["nodeName"]
+    required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
+    for term in required.get("nodeSelectorTerms") or []:
+        for field in term.get("matchFields") or []:
+            if field.get("key") == "metadata.name" and field.get("values"):
+                return field["values"][0]
+    return None

@@ -26,7 +26,12 @@ pytestmark = pytest.mark.cluster
 
 @pytest.fixture(scope="module")
 def solo(tmp_path_factory):
-    kind_cluster = KindCluster("solo").up()
+    from kubelab.core.errors import KubelabError
+
+    try:
+        kind_cluster = KindCluster("solo").up()
+    except KubelabError:  # kubeadm init once failed while the notebooks loaded the machine
+        kind_cluster = KindCluster("solo").up()
     if kind_cluster.choice.mode == "offline":
         # A connected cluster pulls the add-ons' images; this one reaches no registry, and kubelab
         # has no node access to it as an existing cluster: load them now, as the owner.

@@ -95,13 +95,11 @@ class LabKubectl:
         if getattr(self, "given_namespace", False):
             import yaml
 
-            from kubelab.lab.namespaces import RUN_NAMESPACE
-
             docs = [d for d in yaml.safe_load_all(manifest) if isinstance(d, dict)]
-            for doc in docs:
-                labels = doc.setdefault("metadata", {}).setdefault("labels", {}) or {}
-                doc["metadata"]["labels"] = {**labels, RUN_NAMESPACE: self.run_id}
-            manifest = yaml.safe_dump_all(docs)
+            manifest = yaml.safe_dump_all(
+                self._mark_as_the_runs(self.resource(f"{d['apiVersion']}/{d['kind']}"), d, new=True)
+                for d in docs
+            )
         out = self.kubectl("apply -f -", check=False, input=manifest)
         return {"ok": out.ok, "out": str(out), "warnings": out.warnings}
 

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from kubelab.cluster.backends.base import RUN_NAMESPACE_LABEL
 from kubelab.core.progress import Progress
-from kubelab.lab.waits import WaitTimeout, object_states
+from kubelab.lab.waits import WaitTimeout, object_states, wait_deleted
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kubelab"}
 RUN = "kubelab.dev/run"
@@ -239,16 +239,8 @@ def delete_namespaced_run_objects(lab, namespace: str, run_id: str, timeout: flo
             made.append((resource, name))
     deadline = time.monotonic() + timeout
     for resource, name in made:
-        while time.monotonic() < deadline:
-            try:
-                lab.dynamic.get(resource, name=name, namespace=namespace)
-            except NotFoundError:
-                break
-            time.sleep(0.5)
-        else:
-            raise WaitTimeout(
-                f"{resource.kind.lower()}/{name} in {namespace} was still there after {timeout:.0f} s"
-            )
+        kind = f"{resource.group_version}/{resource.kind}"
+        wait_deleted(lab, kind, name, namespace, max(deadline - time.monotonic(), 1))
     if made:
         print(f"deleted the run's {len(made)} objects in namespace {namespace}")
 

@@ -16,9 +16,8 @@ FIELD_MANAGER = "kubelab"
 def parse_manifest(manifest: str | dict | list, **values) -> list[dict]:
     """YAML text (one or more documents), a dict, or a list of dicts -> list of objects. With
     values, the text is a template: each `{{ name }}` in it becomes values[name]."""
-    if isinstance(manifest, str) and not values and PLACEHOLDER.search(manifest):
-        manifest = render(manifest)  # refuses, naming the placeholders without a value
-    if values:
+    # Placeholders without values are refused too (render names them)
+    if values or (isinstance(manifest, str) and PLACEHOLDER.search(manifest)):
         if not isinstance(manifest, str):
             raise KubelabError(
                 "values were given with a manifest that is not YAML text",

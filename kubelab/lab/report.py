@@ -151,11 +151,14 @@ def skipped_rows() -> list[tuple[str, str, str]]:
     """A row for each section this run skipped (its needs were missing on this cluster): the
     probe's finding is what the run measured. Its own rows were never added: their cells did not
     run."""
-    return [
-        (c["what"].split(" skipped on this cluster")[0], "skipped on this cluster", c["skipped"])
-        for c in ledger.checks()
-        if c.get("skipped") and c["what"].startswith("§")
-    ]
+    from kubelab.lab.sections import SKIPPED
+
+    rows = []
+    for c in ledger.checks():
+        label, found, _ = c["what"].partition(SKIPPED)
+        if c.get("skipped") and found and label:
+            rows.append((label, "skipped on this cluster", c["skipped"]))
+    return rows
 
 
 def build_table(rows: list[tuple[str, str, str]], headers: tuple[str, ...] = HEADERS) -> Table:

@@ -25,6 +25,9 @@ from kubelab.core import spec as spec_data
 from kubelab.core.errors import KubelabError
 from kubelab.lab import ledger, probes
 
+# The ledger entry of a skipped section reads "<label> skipped on this cluster: <reason>"; the
+# closing table takes its rows from such entries (kubelab.lab.report.skipped_rows).
+SKIPPED = " skipped on this cluster: "
 SECTION_START = re.compile(r"^\s*(?:[\w, ]+=\s*)?lab\.section\(", re.MULTILINE)
 
 
@@ -33,7 +36,6 @@ class Skipping:
     """The section whose cells are being skipped now (None: cells run), and what was skipped."""
 
     section: int | str | None = None
-    reason: str = ""
     skipped: list[tuple[int | str, str]] = field(default_factory=list)
 
     def transform(self, lines: list[str]) -> list[str]:
@@ -113,7 +115,7 @@ def start(
             )
         ids_of_section = wanted
     ids = ids_of_section
-    state.section, state.reason = None, ""
+    state.section = None
     if not needs:
         return Started(True)
     missing, fixes = probes.shortfalls(lab, probes.probe(lab), **needs)
@@ -125,13 +127,8 @@ def start(
             f"§{key} needs {reason}", "; or ".join(fixes) or "run it on the default cluster"
         )
     label = (f"§{key}" if isinstance(key, int) else str(key)) + (f" {part}" if part else "")
-    ledger.record(f"{label} skipped on this cluster: {reason}", ids, passed=None, skipped=reason)
-    state.section, state.reason = key, reason
+    ledger.record(f"{label}{SKIPPED}{reason}", ids, passed=None, skipped=reason)
+    state.section = key
     state.skipped.append((key, reason))
     print(f"– {label} skipped on this cluster: it needs {reason}")
     return Started(False)
-
-
-def skipped_sections(state: Skipping = _state) -> list[tuple[int | str, str]]:
-    """The sections skipped so far in this kernel, with their reasons."""
-    return list(state.skipped)

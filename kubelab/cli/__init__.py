@@ -234,7 +234,7 @@ def cmd_coverage(args) -> int:
     from kubelab.runner import coverage
 
     if args.runs:
-        if not (Path(args.runs) / ".").is_dir() or not list(Path(args.runs).glob("*.run.json")):
+        if not any(Path(args.runs).glob("*.run.json")):  # also when DIR does not exist
             raise KubelabError(
                 f"no runs in {args.runs} (no <notebook>.run.json there)",
                 "name the folder a run wrote to: KUBELAB_OUT=DIR kubelab run NN ... writes there",
